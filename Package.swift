@@ -1,0 +1,54 @@
+// swift-tools-version: 6.2
+//
+// alloc-check: a reference pymalloc/mimalloc allocator in Swift, checked against a simple model oracle by
+// property tests, libFuzzer targets and stress runs. The layer order is written in Sources/README.md.
+//
+// Build flags:
+// - `-DALLOC_INTERNAL_CHECKS` is *not* used: the O(n) invariant walkers (`checkInvariants()`) are always
+//   compiled, because the executor calls them as an oracle step. They cost nothing unless called; the
+//   executor's `invariantsEvery` setting decides how often (every op by default, which roughly halves
+//   programs/second — `alloc-check bench` prints the ratio).
+import PackageDescription
+
+let strictSafety: [SwiftSetting] = [.strictMemorySafety()]
+
+let package = Package(
+  name: "alloc-check",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "alloc-check", targets: ["AllocCheckCLI"]),
+    .library(name: "Harness", targets: ["Harness"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+  ],
+  targets: [
+    // Layer 1-2: platform layer and the reference allocators. The only target with raw pointers.
+    .target(name: "AllocUnderTest"),
+    // The model oracle: value types only; never imports AllocUnderTest.
+    .target(name: "Oracle", swiftSettings: strictSafety),
+    // Op programs (decode/encode/text), adapters, executor, shrinker, generator.
+    .target(name: "Harness", dependencies: ["AllocUnderTest", "Oracle"], swiftSettings: strictSafety),
+    // libFuzzer entry points over the executor (issue 5 grows these into one executable per family).
+    .target(name: "FuzzTargets", dependencies: ["Harness"], swiftSettings: strictSafety),
+    // Stress runners (issue 6 adds real threads).
+    .target(name: "Stress", dependencies: ["Harness"], swiftSettings: strictSafety),
+    .executableTarget(
+      name: "AllocCheckCLI",
+      dependencies: [
+        "Harness", "Stress", "FuzzTargets",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .testTarget(
+      name: "AllocCheckTests",
+      dependencies: [
+        "AllocUnderTest", "Oracle", "Harness", "FuzzTargets", "Stress",
+        .product(name: "PropertyBased", package: "swift-property-based"),
+      ],
+      resources: []
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)

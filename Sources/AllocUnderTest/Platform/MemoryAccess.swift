@@ -1,0 +1,17 @@
+// MemoryAccess.swift — the one door through which code outside AllocUnderTest (the harness, which has
+// strict memory safety on and no pointers) reads and writes block contents by integer address. The
+// caller must know the range is a live block it owns: the executor checks ownership (O13) first.
+
+public enum MemoryAccess {
+  /// Copies `count` bytes at `address`. Precondition: the range is mapped and readable.
+  public static func readUnchecked(address: Int, count: Int) -> [UInt8] {
+    guard count > 0, let p = UnsafeRawPointer(bitPattern: address) else { return [] }
+    return Array(UnsafeRawBufferPointer(start: p, count: count))
+  }
+
+  /// Writes `bytes` at `address`. Precondition: the range is a live block the caller owns.
+  public static func writeUnchecked(address: Int, bytes: [UInt8]) {
+    guard !bytes.isEmpty, let p = UnsafeMutableRawPointer(bitPattern: address) else { return }
+    bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+  }
+}

@@ -1,0 +1,108 @@
+// ArenaMap.swift — the ownership test `address_in_range` as CPython 3.10+ does it: a three-level radix
+// tree over all 64 address bits (bpo-37448; top mask fixed by bpo-45521, all bits since bpo-45526).
+// Owns marking/unmarking arenas and answering "is p inside a live arena?" without dereferencing p.
+// Guarded by PM6 in ``Pymalloc/checkInvariants()``.
+//
+// Levels (64-bit): top 15 bits (shift 49, root in the instance), mid 15 bits (shift 34), bottom 14 bits
+// (shift 20). A bottom entry covers one arena-sized, arena-aligned window with two Int32s. An arena at
+// base b with tail = b mod ARENA_SIZE sets window(b).tailHi = tail (−1 when tail == 0) and, if tail != 0,
+// window(b + ARENA_SIZE).tailLo = tail. Then p is owned iff, with t = p mod ARENA_SIZE in p's window,
+// t < tailLo or (tailHi != 0 and t >= tailHi). Mid and bottom nodes come from the raw allocator (calloc),
+// as PyMem_RawCalloc in obmalloc.c, and are never freed while the instance lives (only on reset).
+
+struct ArenaCoverage: Equatable { var tailHi: Int32; var tailLo: Int32 }
+
+struct ArenaMap {
+  static let interiorBits = 15
+  static let bottomBits = 14
+  static let nodeEntries = 1 << interiorBits  // 32,768 pointers per root/mid node
+  static let bottomEntries = 1 << bottomBits  // 16,384 coverages per bottom node
+  /// sizeof(arena_map_root) / sizeof(arena_map_mid_t) / sizeof(arena_map_bot_t) on 64-bit.
+  static let rootBytes = nodeEntries * 8
+  static let midBytes = nodeEntries * 8
+  static let bottomBytes = bottomEntries * 8
+
+  private var root: [UnsafeMutableRawPointer?] = Array(repeating: nil, count: nodeEntries)
+  private var rootUsed: [Int] = []
+  private(set) var midNodes: [UnsafeMutableRawPointer] = []
+  private(set) var bottomNodes: [UnsafeMutableRawPointer] = []
+
+  private static func topIndex(_ a: UInt) -> Int { Int((a >> 49) & 0x7fff) }
+  private static func midIndex(_ a: UInt) -> Int { Int((a >> 34) & 0x7fff) }
+  private static func bottomIndex(_ a: UInt) -> Int { Int((a >> 20) & 0x3fff) }
+
+  /// The bottom entry for address `a`, creating nodes when `create`; nil when absent or out of memory.
+  private mutating func entry(_ a: UInt, create: Bool, raw: RawAllocator) -> UnsafeMutablePointer<ArenaCoverage>? {
+    let t = Self.topIndex(a)
+    if root[t] == nil {
+      guard create, let n = raw.calloc(Self.nodeEntries, 8) else { return nil }
+      root[t] = n
+      rootUsed.append(t)
+      midNodes.append(n)
+    }
+    let mid = root[t]!.assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+    let m = Self.midIndex(a)
+    if mid[m] == nil {
+      guard create, let n = raw.calloc(Self.bottomEntries, 8) else { return nil }
+      mid[m] = n
+      bottomNodes.append(n)
+    }
+    return mid[m]!.assumingMemoryBound(to: ArenaCoverage.self) + Self.bottomIndex(a)
+  }
+
+  /// `arena_map_mark_used`. Returns false (and leaves nothing half-marked) when a node cannot be made.
+  mutating func mark(arenaBase base: UnsafeMutableRawPointer, used: Bool, raw: RawAllocator) -> Bool {
+    let a = UInt(bitPattern: base.address)
+    let tail = Int32(a & UInt(PymallocLayout.arenaSize - 1))
+    guard let hi = entry(a, create: used, raw: raw) else { return !used }
+    if tail == 0 {
+      hi.pointee.tailHi = used ? -1 : 0
+      return true
+    }
+    hi.pointee.tailHi = used ? tail : 0
+    let next = a &+ UInt(PymallocLayout.arenaSize)
+    guard let lo = entry(next, create: used, raw: raw) else {
+      if used { hi.pointee.tailHi = 0 }  // abort the whole mark
+      return !used
+    }
+    lo.pointee.tailLo = used ? tail : 0
+    return true
+  }
+
+  /// `address_in_range` with the radix tree: is `address` inside a live arena? Never dereferences it.
+  func contains(_ address: Int) -> Bool {
+    let a = UInt(bitPattern: address)
+    guard let midNode = root[Self.topIndex(a)] else { return false }
+    guard let bottom = midNode.assumingMemoryBound(to: UnsafeMutableRawPointer?.self)[Self.midIndex(a)]
+    else { return false }
+    let e = bottom.assumingMemoryBound(to: ArenaCoverage.self)[Self.bottomIndex(a)]
+    let t = Int32(a & UInt(PymallocLayout.arenaSize - 1))
+    return t < e.tailLo || (e.tailHi != 0 && t >= e.tailHi)
+  }
+
+  /// Every non-zero bottom entry as (window base address, coverage), for PM6.
+  func nonZeroEntries() -> [(window: UInt, coverage: ArenaCoverage)] {
+    var out: [(UInt, ArenaCoverage)] = []
+    for t in rootUsed {
+      let mid = root[t]!.assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+      for m in 0..<Self.nodeEntries {
+        guard let b = mid[m] else { continue }
+        let bottom = b.assumingMemoryBound(to: ArenaCoverage.self)
+        for i in 0..<Self.bottomEntries where bottom[i] != ArenaCoverage(tailHi: 0, tailLo: 0) {
+          out.append((UInt(t) << 49 | UInt(m) << 34 | UInt(i) << 20, bottom[i]))
+        }
+      }
+    }
+    return out
+  }
+
+  /// Frees every node (a fresh interpreter state has none).
+  mutating func removeAll(raw: RawAllocator) {
+    for n in bottomNodes { raw.free(n) }
+    for n in midNodes { raw.free(n) }
+    for t in rootUsed { root[t] = nil }
+    rootUsed.removeAll()
+    midNodes.removeAll()
+    bottomNodes.removeAll()
+  }
+}

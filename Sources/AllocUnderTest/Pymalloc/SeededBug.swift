@@ -1,0 +1,67 @@
+// SeededBug.swift — deliberate defects the quality suite switches on, one per oracle rule and per
+// invariant check, to prove each check can fail. Off by default; never on in a normal run.
+// Each case names the check that must catch it (the quality tests use the same ids).
+
+/// A named defect in the pymalloc reference allocator.
+public enum PymallocBug: String, CaseIterable, Sendable, Codable {
+  /// O1 alignment: requests of 1...8 bytes get a pointer 8 bytes into their 16-byte block.
+  case misalignTinyBlocks
+  /// O2 overlap: in class 5 (96 bytes) the third block of a pool is handed out twice.
+  case handOutBlockTwice
+  /// O3 usable size: requests 16k+1 (k ≥ 1) get the class one below (off-by-one size class).
+  case sizeClassOffByOne
+  /// O4 canary: freeing a block scribbles over bytes 8..<16 of the block just below it in the pool.
+  case freeScribblesOnNeighbour
+  /// O5 calloc zeroed: calloc of a small block skips the memset.
+  case callocSkipsZeroing
+  /// O6 realloc prefix: a moving realloc does not copy the old contents.
+  case reallocSkipsCopy
+  /// O7 realloc kills old: a moving realloc does not free the old block.
+  case reallocKeepsOldBlock
+  /// O8 nil only where allowed: malloc(256) fails although memory is available.
+  case mallocFailsAt256
+  /// O9 stats vs model: class 3 (64 bytes) reports one block more in use than it has.
+  case statsOverCountClass3
+  /// O10 stats consistency: num pools of class 0 is reported one too high.
+  case statsExtraPoolClass0
+  /// O11 memory given back (and PM5): a wholly free arena is never returned to the OS.
+  case neverReleaseArenas
+  /// O12 routing: requests of 100...111 bytes go to the raw allocator instead of a pool.
+  case routeSmallToRaw
+  /// O13 ownership: an arena is released when only one pool is still used (Case 1 off by one).
+  case releaseArenaWithUsedPool
+  /// PM2 pool internals: a freed block is counted but not pushed on its pool's free list.
+  case loseFreedBlock
+  /// PM3 pool lists: a full pool that gets a block back is not linked into usedpools.
+  case fullPoolNotRelinked
+  /// PM4 arena order: Case 3 of insert_to_freepool (re-sort after lastnf) is skipped.
+  case skipArenaResort
+  /// PM6 radix tree: a released arena is not unmarked in the arena map.
+  case radixNotUnmarked
+  /// PM7 counters: the arena highwater mark is never raised.
+  case highwaterNotUpdated
+
+  /// The oracle rule or invariant id that must catch this bug.
+  public var caughtBy: String {
+    switch self {
+    case .misalignTinyBlocks: "O1"
+    case .handOutBlockTwice: "O2"
+    case .sizeClassOffByOne: "O3"
+    case .freeScribblesOnNeighbour: "O4"
+    case .callocSkipsZeroing: "O5"
+    case .reallocSkipsCopy: "O6"
+    case .reallocKeepsOldBlock: "O7"
+    case .mallocFailsAt256: "O8"
+    case .statsOverCountClass3: "O9"
+    case .statsExtraPoolClass0: "O10"
+    case .neverReleaseArenas: "O11"
+    case .routeSmallToRaw: "O12"
+    case .releaseArenaWithUsedPool: "O13"
+    case .loseFreedBlock: "PM2"
+    case .fullPoolNotRelinked: "PM3"
+    case .skipArenaResort: "PM4"
+    case .radixNotUnmarked: "PM6"
+    case .highwaterNotUpdated: "PM7"
+    }
+  }
+}

@@ -1,0 +1,46 @@
+// AllocatorAdapter.swift — the one interface through which the executor drives an allocator: the
+// reference pymalloc today, real peers (CPython's obmalloc from libpython3, libmimalloc, glibc) later.
+// Addresses are plain Ints here; only AllocUnderTest touches pointers. Optional capabilities (stats,
+// invariants, block state) return nil where an allocator cannot answer, and the rules that need them skip.
+
+import Oracle
+
+public protocol AllocatorAdapter: AnyObject {
+  /// Short name for traces ("pymalloc").
+  var name: String { get }
+
+  func malloc(_ n: UInt64) -> Int?
+  func calloc(_ count: UInt64, _ size: UInt64) -> Int?
+  func realloc(_ address: Int?, _ n: UInt64) -> Int?
+  func free(_ address: Int?)
+
+  /// Usable bytes of a live block.
+  func usableSize(_ address: Int) -> Int
+  /// Is `address` inside the small-object allocator's own memory (pymalloc: address_in_range)?
+  func ownsSmall(_ address: Int) -> Bool
+  /// Is the block at `address` currently handed out? nil when the allocator cannot tell.
+  func isAllocated(_ address: Int) -> Bool?
+  /// Faults injected by the platform layer so far (a growing counter).
+  var injectedFaults: Int { get }
+
+  /// Statistics in the oracle's terms, or nil if the allocator has none.
+  func snapshot() -> StatsSnapshot?
+  /// Statistics in the allocator's own text layout (pymalloc: `sys._debugmallocstats()`), or nil.
+  func statsText() -> String?
+  /// Invariant violations as (id, detail); empty when sound or unsupported.
+  func checkInvariants() -> [(id: String, detail: String)]
+  /// Bytes the platform layer has mapped right now.
+  var mappedBytes: Int { get }
+
+  /// Back to a fresh state (every block invalid).
+  func reset()
+}
+
+import AllocUnderTest
+
+extension AllocatorAdapter {
+  /// Bytes of a live block (the executor has checked that the block is still owned).
+  public func read(_ address: Int, count: Int) -> [UInt8] { MemoryAccess.readUnchecked(address: address, count: count) }
+  /// Writes into a live block the program holds.
+  public func write(_ address: Int, _ bytes: [UInt8]) { MemoryAccess.writeUnchecked(address: address, bytes: bytes) }
+}

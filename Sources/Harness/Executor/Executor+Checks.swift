@@ -1,0 +1,57 @@
+// Executor+Checks.swift — the checks after every op: O13 ownership of every live pool block (first, so
+// nothing reads unmapped memory), O4 on the touched block's neighbours, allocator invariants, statistics
+// rules O9–O11, and the periodic full canary sweep.
+
+import Oracle
+
+extension Executor {
+  mutating func afterOp(_ i: Int, touched: Int?) -> Violation? {
+    if let v = ownership(i) { return v }
+    if let t = touched, rules.contains(.canary) {
+      for b in live.neighbours(of: t) {
+        if let v = ContentRules.canary(opIndex: i, b, adapter.read(b.address, count: b.length)) { return v }
+      }
+    }
+    let o = config.oracle
+    if o.invariantsEvery > 0 && (i + 1) % o.invariantsEvery == 0, let v = invariants(i) { return v }
+    if o.statsEvery > 0 && (i + 1) % o.statsEvery == 0, let v = statsRules(i) { return v }
+    if o.sweepEvery > 0 && (i + 1) % o.sweepEvery == 0, let v = sweep(opIndex: i) { return v }
+    return nil
+  }
+
+  /// O13 for every live pool block. Without the rule, a block found unowned still stops the run (reading
+  /// it could fault), reported under O13 so the cause is plain.
+  func ownership(_ i: Int) -> Violation? {
+    for b in live.byID.values where b.small {
+      if let v = ContentRules.ownershipKept(opIndex: i, b, ownedNow: adapter.ownsSmall(b.address)) { return v }
+    }
+    return nil
+  }
+
+  /// O4 over every live block.
+  func sweep(opIndex i: Int) -> Violation? {
+    guard rules.contains(.canary) else { return nil }
+    for b in live.all {
+      if let v = ContentRules.canary(opIndex: i, b, adapter.read(b.address, count: b.length)) { return v }
+    }
+    return nil
+  }
+
+  func invariants(_ i: Int) -> Violation? {
+    guard config.oracle.anyInvariants || config.oracle.invariants == nil else { return nil }
+    for (id, detail) in adapter.checkInvariants() where config.oracle.wants(id) {
+      return Violation(opIndex: i, rule: id, detail: detail)
+    }
+    return nil
+  }
+
+  func statsRules(_ i: Int) -> Violation? {
+    let want: Set<RuleID> = [.statsMatchModel, .statsConsistent, .memoryGivenBack]
+    guard !rules.isDisjoint(with: want), let s = adapter.snapshot() else { return nil }
+    let g = config.oracle.geometry
+    if rules.contains(.statsMatchModel), let v = StatsRules.matchModel(opIndex: i, s, live, g) { return v }
+    if rules.contains(.statsConsistent), let v = StatsRules.consistent(opIndex: i, s, g) { return v }
+    if rules.contains(.memoryGivenBack), let v = StatsRules.memoryGivenBack(opIndex: i, s, live) { return v }
+    return nil
+  }
+}

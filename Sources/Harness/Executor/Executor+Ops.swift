@@ -1,0 +1,133 @@
+// Executor+Ops.swift — performing one op and checking its own result: the allocation rules (O1 O2 O3 O8
+// O12), calloc contents (O5), realloc contents and release (O6 O7), and the block's canary and ownership
+// before it is freed or resized (O13, O4).
+
+import Oracle
+
+extension Executor {
+  mutating func step(_ i: Int, _ op: Op, defines id: Int?) -> Violation? {
+    touchedAddress = nil
+    switch op {
+    case .malloc(let n):
+      let before = adapter.injectedFaults
+      let a = adapter.malloc(n)
+      return allocated(i, id: id!, kind: .malloc, requested: n, address: a, fault: adapter.injectedFaults > before,
+                       text: "p\(id!) = malloc(\(n))")
+    case .calloc(let c, let s):
+      let (product, overflow) = c.multipliedReportingOverflow(by: s)
+      let before = adapter.injectedFaults
+      let a = adapter.calloc(c, s)
+      return allocated(i, id: id!, kind: .calloc(count: c, size: s), requested: overflow ? .max : product, address: a,
+                       fault: adapter.injectedFaults > before, text: "p\(id!) = calloc(\(c), \(s))")
+    case .realloc(let ref, let n):
+      return reallocate(i, ref, n, id: id!)
+    case .free(let ref):
+      guard let ref, let b = live[ref.id] else {
+        adapter.free(nil)
+        record(i, "free(\(ref.map { "p\($0.id)" } ?? "NULL"))", "ok (NULL)")
+        return nil
+      }
+      return freeBlock(i, b, teardown: false)
+    }
+  }
+
+  mutating func freeBlock(_ i: Int, _ b: ModelBlock, teardown: Bool) -> Violation? {
+    if let v = touch(i, b) { return v }
+    adapter.free(b.address)
+    live.remove(id: b.id)
+    touchedAddress = b.address
+    record(i, "free(p\(b.id))" + (teardown ? "  # teardown" : ""), "ok")
+    return nil
+  }
+
+  /// Before a block is freed or resized: still owned (O13), canary intact (O4).
+  mutating func touch(_ i: Int, _ b: ModelBlock) -> Violation? {
+    if rules.contains(.ownershipKept), let v = ContentRules.ownershipKept(opIndex: i, b, ownedNow: adapter.ownsSmall(b.address)) { return v }
+    if b.small && !adapter.ownsSmall(b.address) { return nil }  // unmapped under us: reading would crash
+    if rules.contains(.canary) { return ContentRules.canary(opIndex: i, b, adapter.read(b.address, count: b.length)) }
+    return nil
+  }
+
+  mutating func allocated(_ i: Int, id: Int, kind: AllocationFacts.Kind, requested: UInt64, address: Int?, fault: Bool,
+                          text: String) -> Violation? {
+    let facts = AllocationFacts(opIndex: i, kind: kind, requested: requested, address: address,
+                                usable: address.map { adapter.usableSize($0) },
+                                servedSmall: address.map { adapter.ownsSmall($0) } ?? false, faultFired: fault)
+    record(i, text, describe(facts))
+    if let v = allocationRules(facts) { return v }
+    guard let a = address, requested <= UInt64(Int.max) else { return nil }
+    let block = ModelBlock(id: id, address: a, requested: requested,
+                           canarySeed: Canary.seed(forBlock: id, runSeed: config.runSeed), small: facts.servedSmall)
+    if case .calloc = kind, rules.contains(.callocZeroed),
+       let v = ContentRules.callocZeroed(opIndex: i, id: id, adapter.read(a, count: block.length)) {
+      return v
+    }
+    live.insert(block)
+    adapter.write(a, Canary.bytes(seed: block.canarySeed, to: block.length))
+    touchedAddress = a
+    return nil
+  }
+
+  mutating func reallocate(_ i: Int, _ ref: BlockRef?, _ n: UInt64, id: Int) -> Violation? {
+    let old = ref.flatMap { live[$0.id] }
+    if let old, let v = touch(i, old) { return v }
+    let before = adapter.injectedFaults
+    let a = adapter.realloc(old?.address, n)
+    let facts = AllocationFacts(opIndex: i, kind: .realloc(old: old), requested: n, address: a,
+                                usable: a.map { adapter.usableSize($0) },
+                                servedSmall: a.map { adapter.ownsSmall($0) } ?? false,
+                                faultFired: adapter.injectedFaults > before)
+    record(i, "p\(id) = realloc(\(ref.map { "p\($0.id)" } ?? "NULL"), \(n))", describe(facts))
+    guard let a else {
+      if rules.contains(.nilOnlyWhereAllowed), let v = AllocationRules.nilOnlyWhereAllowed(facts) { return v }
+      if let old { live.rename(id: old.id, to: id) }  // on failure the new name holds the old block
+      return nil
+    }
+    if let old { live.remove(id: old.id) }
+    if let v = allocationRules(facts) { return v }
+    guard n <= UInt64(Int.max) else { return nil }
+    let seed = old?.canarySeed ?? Canary.seed(forBlock: id, runSeed: config.runSeed)
+    let inPlace = old.map { $0.address == a && $0.small && facts.servedSmall } ?? false
+    let block = ModelBlock(id: id, address: a, requested: n, canarySeed: seed, small: facts.servedSmall,
+                           classRequest: inPlace ? old!.classRequest : n)
+    var kept = 0
+    if let old {
+      if rules.contains(.reallocFreesOld),
+         let v = ContentRules.reallocFreesOld(opIndex: i, old: old, newAddress: a, oldAllocated: adapter.isAllocated(old.address)) {
+        return v
+      }
+      kept = min(old.length, block.length)
+      if rules.contains(.reallocPrefix),
+         let v = ContentRules.reallocPrefix(opIndex: i, old: old, newRequested: UInt64(kept),
+                                            adapter.read(a, count: kept)) {
+        return v
+      }
+    }
+    live.insert(block)
+    adapter.write(a + kept, Canary.bytes(seed: seed, from: kept, to: block.length))
+    touchedAddress = a
+    return nil
+  }
+
+  /// O8, O1, O12, O3, O2 on one allocation result, in that order.
+  func allocationRules(_ f: AllocationFacts) -> Violation? {
+    let g = config.oracle.geometry
+    if rules.contains(.nilOnlyWhereAllowed), let v = AllocationRules.nilOnlyWhereAllowed(f) { return v }
+    if rules.contains(.alignment), let v = AllocationRules.alignment(f, g) { return v }
+    if rules.contains(.routing), let v = AllocationRules.routing(f, g) { return v }
+    if rules.contains(.usableSize), let v = AllocationRules.usableSize(f) { return v }
+    if rules.contains(.nonOverlap), let v = AllocationRules.nonOverlap(f, live) { return v }
+    return nil
+  }
+
+  func describe(_ f: AllocationFacts) -> String {
+    guard let a = f.address else { return f.faultFired ? "→ NULL (injected fault)" : "→ NULL" }
+    guard f.servedSmall else { return "→ \(hexString(a)) raw" }
+    let g = config.oracle.geometry
+    return "→ \(hexString(a)) pool \(hexString(a & ~(g.poolSize - 1))) +\(a & (g.poolSize - 1))"
+  }
+
+  mutating func record(_ i: Int, _ text: String, _ result: String) {
+    if config.recordTrace { trace.append(TraceLine(opIndex: i, text: text, result: result)) }
+  }
+}

@@ -1,0 +1,74 @@
+// Executor.swift — runs an op program against an ``AllocatorAdapter`` and the oracle, op by op, and stops
+// at the first violation. One executor serves tests, fuzz targets and the command line.
+// Per op: perform it, check the allocation rules on its result, check the touched block's contents, then
+// ownership of every live pool block (O13, before any other byte is read), the touched block's address
+// neighbours (O4), allocator invariants, statistics (O9–O11) and, every `sweepEvery` ops, every canary.
+// At the end: a full sweep, then (by default) a teardown that frees every block still held, checked
+// the same way, so "memory given back" is judged on an empty program.
+
+import Oracle
+
+public struct ExecutorConfig: Sendable {
+  public var oracle: OracleConfig
+  /// Seeds the canary patterns; printed with every failure.
+  public var runSeed: UInt64
+  /// Free every still-live block after the program (ops numbered after the program's).
+  public var teardown: Bool
+  public var recordTrace: Bool
+
+  public init(oracle: OracleConfig = .full, runSeed: UInt64 = 0, teardown: Bool = true, recordTrace: Bool = true) {
+    self.oracle = oracle
+    self.runSeed = runSeed
+    self.teardown = teardown
+    self.recordTrace = recordTrace
+  }
+}
+
+public struct Executor {
+  let adapter: AllocatorAdapter
+  let config: ExecutorConfig
+  var rules: Set<RuleID> { config.oracle.rules }
+  var live = LiveBlocks()
+  var trace: [TraceLine] = []
+  var ops = 0
+
+  /// Resets `adapter`, runs `program` on it and returns the verdict.
+  public static func run(_ program: Program, on adapter: AllocatorAdapter, config: ExecutorConfig = .init()) -> Verdict {
+    adapter.reset()
+    var e = Executor(adapter: adapter, config: config)
+    let violation = e.runAll(program)
+    return Verdict(violation: violation, trace: e.trace, opsExecuted: e.ops)
+  }
+
+  private mutating func runAll(_ program: Program) -> Violation? {
+    var nextID = 0
+    for (i, op) in program.ops.enumerated() {
+      ops += 1
+      let defined: Int?
+      switch op {
+      case .free: defined = nil
+      default: defined = nextID; nextID += 1
+      }
+      if let v = step(i, op, defines: defined) { return v }
+      if let v = afterOp(i, touched: touchedAddress) { return v }
+    }
+    let end = program.ops.count
+    if let v = sweep(opIndex: max(end - 1, 0)) { return v }
+    guard config.teardown else { return finalChecks(opIndex: max(end - 1, 0)) }
+    for (k, b) in live.all.sorted(by: { $0.id < $1.id }).enumerated() {
+      ops += 1
+      let i = end + k
+      if let v = freeBlock(i, b, teardown: true) { return v }
+      if let v = afterOp(i, touched: b.address) { return v }
+    }
+    return finalChecks(opIndex: end + max(live.count, 0))
+  }
+
+  private mutating func finalChecks(opIndex: Int) -> Violation? {
+    if let v = invariants(opIndex) { return v }
+    return statsRules(opIndex)
+  }
+
+  /// Address of the block the last op touched, for the neighbour check.
+  var touchedAddress: Int? = nil
+}

@@ -1,0 +1,156 @@
+// ProgramText+Parser.swift — the grammar of one op line of the text form, and the name table that maps
+// human block names to canonical ids: `ProgramText.Parser`. ``ProgramText/parseDocument(_:)`` feeds it
+// every line that is not blank, the header or a comment. Errors are ``ProgramTextError``.
+//
+//     line  := [name "=" ] call [ "#" comment ]        (spaces and tabs anywhere between tokens)
+//     call  := "malloc(" num ")" | "calloc(" num "," num ")" | "realloc(" ref "," num ")" | "free(" ref ")"
+//     ref   := name | "NULL"          name := "p" digits          num := digits | "0x" hexdigits
+
+extension ProgramText {
+  /// Accumulates ops line by line; names are bound to ids in definition order.
+  struct Parser {
+    struct Binding {
+      var id: Int
+      var definedOnLine: Int
+      var consumedOnLine: Int?
+    }
+
+    private(set) var ops: [Op] = []
+    private var names: [String: Binding] = [:]
+    private var nextID = 0
+
+    /// Parses one op line and appends its op. Nothing is bound or consumed if the line throws.
+    mutating func parseOpLine(_ line: String, lineNumber: Int) throws(ProgramTextError) {
+      var scan = LineScanner(line)
+      func fail(_ kind: ProgramTextError.Kind) -> ProgramTextError {
+        ProgramTextError(line: lineNumber, text: line, kind: kind)
+      }
+
+      // `pN = op(` or `op(`.
+      var word = scan.word()
+      var definedName: String?
+      if scan.take("=") {
+        guard isBlockName(word) else { throw fail(.badName(word)) }
+        if let earlier = names[word] { throw fail(.redefinition(word, firstLine: earlier.definedOnLine)) }
+        definedName = word
+        word = scan.word()
+      }
+      guard let kind = Op.Kind.allCases.first(where: { $0.name == word }) else {
+        throw fail(word.isEmpty ? .expected("an op name", found: scan.rest) : .unknownOp(word))
+      }
+      if kind.isAllocating, definedName == nil { throw fail(.missingName(kind)) }
+      if !kind.isAllocating, let definedName { throw fail(.unexpectedName(definedName)) }
+      guard scan.take("(") else { throw fail(.expected("\"(\" after \(kind.name)", found: scan.rest)) }
+
+      // Operands, in source order; refs are resolved but not consumed until the line is complete.
+      func number() throws(ProgramTextError) -> UInt64 {
+        let token = scan.word()
+        switch Self.parseNumber(token) {
+        case .some(.some(let value)): return value
+        case .some(.none): throw fail(.overflow(token))
+        case .none: throw fail(token.isEmpty ? .expected("a number", found: scan.rest) : .badNumber(token))
+        }
+      }
+      func ref() throws(ProgramTextError) -> (name: String, id: Int)? {
+        let token = scan.word()
+        if token == "NULL" { return nil }
+        guard isBlockName(token) else {
+          throw fail(token.isEmpty ? .expected("a block name or NULL", found: scan.rest) : .badName(token))
+        }
+        guard let binding = names[token] else { throw fail(.useBeforeDefinition(token)) }
+        if let consumed = binding.consumedOnLine { throw fail(.useAfterConsume(token, consumedOnLine: consumed)) }
+        return (token, binding.id)
+      }
+      func comma() throws(ProgramTextError) {
+        guard scan.take(",") else { throw fail(.expected("\",\"", found: scan.rest)) }
+      }
+
+      let op: Op
+      var used: (name: String, id: Int)?
+      switch kind {
+      case .malloc:
+        op = .malloc(size: try number())
+      case .calloc:
+        let count = try number()
+        try comma()
+        op = .calloc(count: count, size: try number())
+      case .realloc:
+        used = try ref()
+        try comma()
+        op = .realloc(used.map { BlockRef($0.id) }, size: try number())
+      case .free:
+        used = try ref()
+        op = .free(used.map { BlockRef($0.id) })
+      }
+      guard scan.take(")") else { throw fail(.expected("\")\"", found: scan.rest)) }
+      let rest = scan.rest
+      guard rest.isEmpty || rest.hasPrefix("#") else { throw fail(.trailingJunk(rest)) }
+
+      if let used { names[used.name]?.consumedOnLine = lineNumber }
+      if let definedName {
+        names[definedName] = Binding(id: nextID, definedOnLine: lineNumber)
+        nextID += 1
+      }
+      ops.append(op)
+    }
+
+    private func isBlockName(_ token: String) -> Bool {
+      token.count > 1 && token.first == "p" && token.dropFirst().allSatisfy { ("0"..."9").contains($0) }
+    }
+
+    /// nil: not a number; `.some(nil)`: a well-formed number above UInt64.max.
+    static func parseNumber(_ token: String) -> UInt64?? {
+      var digits = Substring(token)
+      var radix: UInt64 = 10
+      if digits.hasPrefix("0x") || digits.hasPrefix("0X") {
+        digits = digits.dropFirst(2)
+        radix = 16
+      }
+      guard !digits.isEmpty else { return nil }
+      var value: UInt64 = 0
+      var overflowed = false
+      for character in digits {
+        guard let digit = character.hexDigitValue, UInt64(digit) < radix, character.isASCII else { return nil }
+        let (shifted, o1) = value.multipliedReportingOverflow(by: radix)
+        let (sum, o2) = shifted.addingReportingOverflow(UInt64(digit))
+        overflowed = overflowed || o1 || o2
+        value = sum
+      }
+      return .some(overflowed ? nil : value)
+    }
+  }
+
+  /// Splits a line into words (runs of characters other than blanks and `=(),#`) and punctuation.
+  struct LineScanner {
+    private let characters: [Character]
+    private var position = 0
+
+    init(_ line: String) { characters = Array(line) }
+
+    /// Skips blanks, then takes the next word; "" if the next character is punctuation or the end.
+    mutating func word() -> String {
+      skipBlanks()
+      let start = position
+      while position < characters.count, !Self.isDelimiter(characters[position]) { position += 1 }
+      return String(characters[start..<position])
+    }
+
+    /// Skips blanks, then takes `punctuation` if it comes next.
+    mutating func take(_ punctuation: Character) -> Bool {
+      skipBlanks()
+      guard position < characters.count, characters[position] == punctuation else { return false }
+      position += 1
+      return true
+    }
+
+    /// What is left after skipping blanks, with trailing blanks trimmed.
+    var rest: String { String(ProgramText.trimmed(String(characters[position...]))) }
+
+    private mutating func skipBlanks() {
+      while position < characters.count, Self.isBlank(characters[position]) { position += 1 }
+    }
+
+    private static func isBlank(_ c: Character) -> Bool { c == " " || c == "\t" || c == "\r" }
+    private static func isDelimiter(_ c: Character) -> Bool { isBlank(c) || "=(),#".contains(c) }
+  }
+}

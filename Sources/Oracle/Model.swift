@@ -1,0 +1,98 @@
+// Model.swift — the oracle's deliberately simple model: the set of live blocks, each with the program
+// name that holds it, its address range, requested size, canary seed and whether the pools serve it.
+// An address-sorted index answers overlap and neighbour questions in O(log n).
+
+/// One block the program holds.
+public struct ModelBlock: Sendable, Equatable, Hashable {
+  /// The program name (p<id>) that currently holds the block.
+  public var id: Int
+  public var address: Int
+  public var requested: UInt64
+  public var canarySeed: UInt64
+  /// Served from a pymalloc pool (true) or by the raw allocator (false).
+  public var small: Bool
+  /// The request that chose the block's size class: its first request, kept by in-place reallocs.
+  public var classRequest: UInt64
+
+  public init(id: Int, address: Int, requested: UInt64, canarySeed: UInt64, small: Bool, classRequest: UInt64? = nil) {
+    self.id = id
+    self.address = address
+    self.requested = requested
+    self.canarySeed = canarySeed
+    self.small = small
+    self.classRequest = classRequest ?? requested
+  }
+  /// Bytes the harness fills with canary and checks: the request, capped at ``canaryCap``.
+  public var length: Int { Int(min(requested, UInt64(canaryCap))) }
+  /// End of the range the block claims (at least one byte, for the overlap rule).
+  public var end: Int { address + max(Int(min(requested, 1 << 47)), 1) }
+  /// Canary coverage limit, so multi-megabyte raw blocks stay cheap to check.
+  public static let canaryCap = 1 << 16
+  public var canaryCap: Int { Self.canaryCap }
+}
+
+/// Live blocks by id, plus an address-sorted index.
+public struct LiveBlocks: Sendable {
+  public private(set) var byID: [Int: ModelBlock] = [:]
+  /// (address, id), sorted by address.
+  private var sorted: [(address: Int, id: Int)] = []
+
+  public init() {}
+
+  public var count: Int { byID.count }
+  public var isEmpty: Bool { byID.isEmpty }
+  public subscript(id: Int) -> ModelBlock? { byID[id] }
+  public var all: [ModelBlock] { sorted.map { byID[$0.id]! } }
+  public var smallCount: Int { byID.values.reduce(0) { $0 + ($1.small ? 1 : 0) } }
+
+  private func lowerBound(_ address: Int) -> Int {
+    var lo = 0, hi = sorted.count
+    while lo < hi {
+      let mid = (lo + hi) / 2
+      if sorted[mid].address < address { lo = mid + 1 } else { hi = mid }
+    }
+    return lo
+  }
+
+  /// A live block whose range intersects [address, address + max(length, 1)), if any.
+  public func overlapping(address: Int, length: Int) -> ModelBlock? {
+    let end = address + max(min(length, 1 << 47), 1)
+    let i = lowerBound(address)
+    if i < sorted.count, sorted[i].address < end { return byID[sorted[i].id] }
+    if i > 0, let prev = byID[sorted[i - 1].id], prev.end > address { return prev }
+    return nil
+  }
+
+  /// The live blocks just below and just above `address` (skipping blocks at exactly that address).
+  public func neighbours(of address: Int) -> [ModelBlock] {
+    let i = lowerBound(address)
+    var out: [ModelBlock] = []
+    if i > 0 { out.append(byID[sorted[i - 1].id]!) }
+    var j = i
+    while j < sorted.count && sorted[j].address == address { j += 1 }
+    if j < sorted.count { out.append(byID[sorted[j].id]!) }
+    return out
+  }
+
+  public mutating func insert(_ b: ModelBlock) {
+    precondition(byID[b.id] == nil, "model: p\(b.id) defined twice")
+    byID[b.id] = b
+    sorted.insert((b.address, b.id), at: lowerBound(b.address))
+  }
+
+  @discardableResult
+  public mutating func remove(id: Int) -> ModelBlock? {
+    guard let b = byID.removeValue(forKey: id) else { return nil }
+    var i = lowerBound(b.address)
+    while i < sorted.count && sorted[i].id != id { i += 1 }
+    if i < sorted.count { sorted.remove(at: i) }
+    return b
+  }
+
+  /// Gives a live block a new program name (a failed realloc: the new name holds the old block).
+  public mutating func rename(id: Int, to newID: Int) {
+    guard var b = remove(id: id) else { return }
+    b.id = newID
+    insert(b)
+  }
+}

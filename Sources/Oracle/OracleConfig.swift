@@ -1,0 +1,40 @@
+// OracleConfig.swift — which rules run and how often the expensive ones do. The quality suite turns on
+// exactly one rule at a time to prove that rule alone catches its seeded bug.
+
+public struct OracleConfig: Sendable, Equatable {
+  /// Oracle rules in force.
+  public var rules: Set<RuleID>
+  /// Allocator invariant ids in force ("PM2"…); `nil` means all the allocator reports.
+  public var invariants: Set<String>?
+  /// Run the allocator's invariant walker after every this many ops (0 = never; the end always checks).
+  public var invariantsEvery: Int
+  /// Full canary sweep of every live block after every this many ops (touched blocks: every op).
+  public var sweepEvery: Int
+  /// Compare statistics with the model after every this many ops.
+  public var statsEvery: Int
+  public var geometry: SmallObjectGeometry
+
+  public init(rules: Set<RuleID> = Set(RuleID.allCases), invariants: Set<String>? = nil, invariantsEvery: Int = 1,
+              sweepEvery: Int = 16, statsEvery: Int = 1, geometry: SmallObjectGeometry = .pymalloc) {
+    self.rules = rules
+    self.invariants = invariants
+    self.invariantsEvery = invariantsEvery
+    self.sweepEvery = sweepEvery
+    self.statsEvery = statsEvery
+    self.geometry = geometry
+  }
+
+  /// Every rule and invariant.
+  public static let full = OracleConfig()
+  /// Only `rule` (no invariants): proves the rule can fail on its own.
+  public static func only(_ rule: RuleID) -> OracleConfig {
+    OracleConfig(rules: [rule], invariants: [], invariantsEvery: 0)
+  }
+  /// Only the invariant `id` (no oracle rules).
+  public static func onlyInvariant(_ id: String) -> OracleConfig {
+    OracleConfig(rules: [], invariants: [id], invariantsEvery: 1)
+  }
+
+  public func wants(_ invariant: String) -> Bool { invariants?.contains(invariant) ?? true }
+  public var anyInvariants: Bool { invariantsEvery > 0 && (invariants?.isEmpty != true) }
+}

@@ -1,0 +1,80 @@
+// RuleID.swift — the named oracle rules, each with a stable id, level and cost (style R29). Ids never
+// change meaning; a retired rule keeps its number. Invariant ids of the allocators (PM2…) are separate
+// and come from `checkInvariants()`; both kinds appear in a ``Violation``.
+
+/// One oracle rule. The doc comment of each case says which bug it catches.
+public enum RuleID: String, CaseIterable, Sendable, Codable, CustomStringConvertible {
+  /// O1 (L1, O(1)) every non-NULL result is 16-byte aligned. Catches pointer arithmetic slips in carving.
+  case alignment = "O1"
+  /// O2 (L1, O(log n)) a new block overlaps no live block. Catches a block handed out twice, bad carving.
+  case nonOverlap = "O2"
+  /// O3 (L1, O(1)) usable size ≥ requested size. Catches size-class off-by-one.
+  case usableSize = "O3"
+  /// O4 (L2, O(bytes)) canary bytes written by the harness are intact. Catches the allocator writing into
+  /// live blocks (free-list links, neighbours, fills).
+  case canary = "O4"
+  /// O5 (L1, O(bytes)) calloc memory reads as zero. Catches reuse of a dirty block without memset.
+  case callocZeroed = "O5"
+  /// O6 (L1, O(bytes)) realloc keeps min(old, new) bytes of content. Catches a move without copy.
+  case reallocPrefix = "O6"
+  /// O7 (L1, O(pool)) after a moving realloc the old block is no longer allocated. Catches leaks in realloc.
+  case reallocFreesOld = "O7"
+  /// O8 (L1, O(1)) NULL only for impossible sizes or an injected OS failure, and always for sizes above
+  /// PY_SSIZE_T_MAX or an overflowing calloc. Catches spurious failures and missing size checks.
+  case nilOnlyWhereAllowed = "O8"
+  /// O9 (L2, O(classes)) per-class blocks in use and bytes in allocated blocks equal what the model's
+  /// live blocks imply. Catches lost or double-counted blocks and stats miscounts.
+  case statsMatchModel = "O9"
+  /// O10 (L2, O(classes + arenas)) statistics are self-consistent: pools × blocks/pool = in use + avail,
+  /// used pools fit in the arenas, Total = arenas × ARENA_SIZE. Catches stats and pool accounting bugs.
+  case statsConsistent = "O10"
+  /// O11 (L2, O(arenas)) memory is given back: at most one arena has no used pool; with no small block
+  /// live at most one arena stays. Catches arenas never returned to the OS.
+  case memoryGivenBack = "O11"
+  /// O12 (L1, O(1)) routing: 1…512-byte requests are served from pools (unless the OS refused an arena),
+  /// 0 and > 512 by the raw allocator, and realloc never adopts a raw block. Catches fallback slips.
+  case routing = "O12"
+  /// O13 (L2, O(live)) every live pool block is still inside a live arena (checked before any byte of it
+  /// is read). Catches an arena released while it still holds blocks.
+  case ownershipKept = "O13"
+
+  public var description: String { rawValue }
+
+  /// A one-line title for traces and reports.
+  public var title: String {
+    switch self {
+    case .alignment: "result aligned to 16"
+    case .nonOverlap: "no overlap with live blocks"
+    case .usableSize: "usable size ≥ request"
+    case .canary: "canary bytes intact"
+    case .callocZeroed: "calloc memory zeroed"
+    case .reallocPrefix: "realloc keeps the prefix"
+    case .reallocFreesOld: "moving realloc frees the old block"
+    case .nilOnlyWhereAllowed: "NULL only where allowed"
+    case .statsMatchModel: "statistics match the model"
+    case .statsConsistent: "statistics self-consistent"
+    case .memoryGivenBack: "memory given back"
+    case .routing: "small/raw routing"
+    case .ownershipKept: "live pool blocks stay owned"
+    }
+  }
+}
+
+/// The first broken rule of a run: which op, which rule (an oracle ``RuleID`` raw value or an allocator
+/// invariant id such as "PM4"), and the numbers.
+public struct Violation: Sendable, Equatable, Hashable, CustomStringConvertible {
+  public var opIndex: Int
+  public var rule: String
+  public var detail: String
+
+  public init(opIndex: Int, rule: String, detail: String) {
+    self.opIndex = opIndex
+    self.rule = rule
+    self.detail = detail
+  }
+  public init(opIndex: Int, _ rule: RuleID, _ detail: String) {
+    self.init(opIndex: opIndex, rule: rule.rawValue, detail: detail)
+  }
+
+  public var description: String { "op \(opIndex): \(rule) \(RuleID(rawValue: rule)?.title ?? "invariant"): \(detail)" }
+}

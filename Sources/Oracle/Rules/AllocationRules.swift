@@ -1,0 +1,60 @@
+// AllocationRules.swift — rules checked on every allocation result: O1 alignment, O2 non-overlap,
+// O3 usable size, O8 NULL only where allowed, O12 small/raw routing. Each is a small pure function.
+
+/// Requests above this many bytes may legitimately fail even without an injected fault: no machine this
+/// suite runs on has 64 TiB to give.
+public let plausibleRequestLimit: UInt64 = 1 << 46
+
+public enum AllocationRules {
+  /// O1: every non-NULL result is aligned to the geometry's alignment (16).
+  public static func alignment(_ f: AllocationFacts, _ g: SmallObjectGeometry) -> Violation? {
+    guard let a = f.address, a % g.alignment != 0 else { return nil }
+    return Violation(opIndex: f.opIndex, .alignment, "result \(hexString(a)) is not \(g.alignment)-byte aligned (mod \(a % g.alignment))")
+  }
+
+  /// O2: the new block [a, a + max(n, 1)) intersects no live block (the realloc'd one already removed).
+  public static func nonOverlap(_ f: AllocationFacts, _ live: LiveBlocks) -> Violation? {
+    guard let a = f.address, let other = live.overlapping(address: a, length: Int(clamping: f.requested)) else { return nil }
+    return Violation(opIndex: f.opIndex, .nonOverlap,
+      "new block [\(hexString(a)), +\(f.requested)) overlaps live p\(other.id) [\(hexString(other.address)), +\(other.requested)) — the same memory handed out twice")
+  }
+
+  /// O3: usable size ≥ request.
+  public static func usableSize(_ f: AllocationFacts) -> Violation? {
+    guard f.address != nil, let u = f.usable, UInt64(max(u, 0)) < f.requested else { return nil }
+    return Violation(opIndex: f.opIndex, .usableSize, "usable size \(u) < requested \(f.requested)")
+  }
+
+  /// O8: NULL only for an impossible request (above PY_SSIZE_T_MAX, overflowing calloc, beyond what any
+  /// machine has) or when a fault was injected; and NULL *always* for the first two.
+  public static func nilOnlyWhereAllowed(_ f: AllocationFacts) -> Violation? {
+    let mustFail = f.requested > UInt64(Int.max) || f.isOverflowingCalloc
+    if mustFail, let a = f.address {
+      return Violation(opIndex: f.opIndex, .nilOnlyWhereAllowed,
+        "request of \(f.requested) bytes (above PY_SSIZE_T_MAX or overflowing) returned \(hexString(a)) instead of NULL")
+    }
+    if f.address == nil && !mustFail && !f.faultFired && f.requested <= plausibleRequestLimit {
+      return Violation(opIndex: f.opIndex, .nilOnlyWhereAllowed,
+        "NULL for a \(f.requested)-byte request with no injected failure")
+    }
+    return nil
+  }
+
+  /// O12: 1…512 bytes from the pools unless a fault was injected (then the raw fallback may serve it);
+  /// 0 and > 512 from the raw allocator; realloc of a raw block stays raw (never adopted by the pools).
+  public static func routing(_ f: AllocationFacts, _ g: SmallObjectGeometry) -> Violation? {
+    guard let a = f.address else { return nil }
+    var expectSmall = g.isSmall(f.requested)
+    var why = expectSmall ? "a \(f.requested)-byte request belongs in a pool" : "a \(f.requested)-byte request belongs to the raw allocator"
+    if case .realloc(let old?) = f.kind, !old.small {
+      expectSmall = false
+      why = "realloc of raw block p\(old.id) must stay raw (foreign blocks are never adopted)"
+    }
+    if expectSmall && !f.servedSmall && f.faultFired { return nil }
+    guard expectSmall != f.servedSmall else { return nil }
+    return Violation(opIndex: f.opIndex, .routing, "\(why), but \(hexString(a)) is \(f.servedSmall ? "a pool block" : "not in any arena")")
+  }
+}
+
+/// 0x-prefixed lowercase hex.
+public func hexString(_ v: Int) -> String { "0x" + String(UInt(bitPattern: v), radix: 16) }
