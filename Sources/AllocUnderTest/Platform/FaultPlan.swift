@@ -49,10 +49,10 @@ public enum FaultPlan: Sendable, Equatable, CustomStringConvertible {
     case .never:
       break
     case .always(let code):
-      precondition(code > 0, "FaultPlan \(self): errno must be positive")
+      require(code > 0, "FaultPlan \(self): errno must be positive")
     case .nth(let n, let code), .everyNth(let n, let code):
-      precondition(n >= 1, "FaultPlan \(self): call numbers are 1-based, so n must be ≥ 1")
-      precondition(code > 0, "FaultPlan \(self): errno must be positive")
+      require(n >= 1, "FaultPlan \(self): call numbers are 1-based, so n must be ≥ 1")
+      require(code > 0, "FaultPlan \(self): errno must be positive")
     }
   }
 }

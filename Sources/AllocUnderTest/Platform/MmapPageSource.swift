@@ -77,9 +77,9 @@ public final class MmapPageSource: PageSource, Sendable {
   public var lastError: SystemError? { state.withLock { $0.lastError } }
 
   public func reserve(bytes: Int, alignment: Int) -> UnsafeMutableRawPointer? {
-    precondition(bytes > 0 && bytes % osPageSize == 0,
+    require(bytes > 0 && bytes % osPageSize == 0,
                  "reserve(bytes: \(bytes)): bytes must be > 0 and a multiple of the \(osPageSize)-byte page")
-    precondition(alignment >= 4096 && alignment & (alignment - 1) == 0,
+    require(alignment >= 4096 && alignment & (alignment - 1) == 0,
                  "reserve(alignment: \(alignment)): alignment must be a power of two ≥ 4096")
     let base: UnsafeMutableRawPointer
     var stranded = Stranded()
@@ -104,7 +104,7 @@ public final class MmapPageSource: PageSource, Sendable {
     state.withLock { s in
       s.stats.reserveCalls += 1
       let i = s.countStarting(atOrBelow: region.base)
-      precondition((i == 0 || s.regions[i - 1].end <= region.base)
+      require((i == 0 || s.regions[i - 1].end <= region.base)
                      && (i == s.regions.count || region.end <= s.regions[i].base),
                    "mmap returned \(hexAddress(region.base)) (\(bytes) bytes), which overlaps a region this source "
                      + "still holds: someone unmapped it behind the source's back")
@@ -156,10 +156,10 @@ public final class MmapPageSource: PageSource, Sendable {
     // may receive it, and its insert must not find a stale entry.
     state.withLock { s in
       let i = s.countStarting(atOrBelow: address) - 1
-      precondition(i >= 0 && s.regions[i].base == address,
+      require(i >= 0 && s.regions[i].base == address,
                    "release(\(hexAddress(address)), bytes: \(bytes)): not a live region of this MmapPageSource "
                      + "(released twice, or never reserved here)")
-      precondition(s.regions[i].bytes == bytes,
+      require(s.regions[i].bytes == bytes,
                    "release(\(hexAddress(address)), bytes: \(bytes)): the region was reserved with "
                      + "\(s.regions[i].bytes) bytes")
       s.regions.remove(at: i)
@@ -181,11 +181,11 @@ public final class MmapPageSource: PageSource, Sendable {
 
   public func decommit(_ base: UnsafeMutableRawPointer, bytes: Int) {
     let address = UInt(bitPattern: base)
-    precondition(bytes > 0 && bytes % osPageSize == 0 && address % UInt(osPageSize) == 0,
+    require(bytes > 0 && bytes % osPageSize == 0 && address % UInt(osPageSize) == 0,
                  "decommit(\(hexAddress(address)), bytes: \(bytes)): base and bytes must be page multiples, bytes > 0")
     state.withLock { s in
       let i = s.countStarting(atOrBelow: address) - 1
-      precondition(i >= 0 && address + UInt(bytes) <= s.regions[i].end,
+      require(i >= 0 && address + UInt(bytes) <= s.regions[i].end,
                    "decommit(\(hexAddress(address)), bytes: \(bytes)): the range is not inside one live region of this "
                      + "MmapPageSource")
       s.stats.decommitCalls += 1

@@ -60,20 +60,20 @@ public final class SystemRawAllocator: RawAllocator, Sendable {
   public var liveBlocks: Int { live.withLock { $0.count } }
 
   public func malloc(_ size: Int) -> UnsafeMutableRawPointer? {
-    precondition(size >= 0, "malloc(\(size)): negative size")
+    require(size >= 0, "malloc(\(size)): negative size")
     if faults.nextFailure() != nil { return nil }  // rare: injected ENOMEM
     return unsafe adopt(Glibc.malloc(size))
   }
 
   public func calloc(_ count: Int, _ size: Int) -> UnsafeMutableRawPointer? {
-    precondition(count >= 0 && size >= 0, "calloc(\(count), \(size)): negative count or size")
+    require(count >= 0 && size >= 0, "calloc(\(count), \(size)): negative count or size")
     if faults.nextFailure() != nil { return nil }  // rare: injected ENOMEM
     return unsafe adopt(Glibc.calloc(count, size))  // glibc returns nil (ENOMEM) when count × size overflows
   }
 
   public func realloc(_ p: UnsafeMutableRawPointer?, _ size: Int) -> UnsafeMutableRawPointer? {
     let address = UInt(bitPattern: p)
-    precondition(size >= 0, "realloc(\(hexAddress(address)), \(size)): negative size")
+    require(size >= 0, "realloc(\(hexAddress(address)), \(size)): negative size")
     guard let p = unsafe p else { return unsafe malloc(size) }  // realloc(NULL, n) is malloc(n), plan included
     if size == 0 {
       unsafe free(p)  // glibc's realloc(p, 0) frees p and returns NULL; do exactly that, visibly
@@ -112,20 +112,20 @@ public final class SystemRawAllocator: RawAllocator, Sendable {
     let address = UInt(bitPattern: p)
     guard address != 0 else { return nil }
     let inserted = live.withLock { $0.insert(address).inserted }
-    precondition(inserted, "glibc returned \(hexAddress(address)), which this SystemRawAllocator still counts as live")
+    require(inserted, "glibc returned \(hexAddress(address)), which this SystemRawAllocator still counts as live")
     return unsafe p
   }
 
   /// Removes `address` from the live set; traps if it is not there.
   private func disown(_ address: UInt, in call: String) {
     let removed = live.withLock { $0.remove(address) }
-    precondition(removed != nil, "\(call)(\(hexAddress(address))): not a live block of this SystemRawAllocator "
+    require(removed != nil, "\(call)(\(hexAddress(address))): not a live block of this SystemRawAllocator "
       + "(freed twice, or allocated elsewhere)")
   }
 
   private func requireLive(_ address: UInt, in call: String) {
     let isLive = live.withLock { $0.contains(address) }
-    precondition(isLive, "\(call)(\(hexAddress(address))): not a live block of this SystemRawAllocator "
+    require(isLive, "\(call)(\(hexAddress(address))): not a live block of this SystemRawAllocator "
       + "(freed already, or allocated elsewhere)")
   }
 }

@@ -22,7 +22,7 @@ func hexAddress(_ address: UInt) -> String {
 /// `sysconf(_SC_PAGESIZE)`; traps if the C library cannot say (it always can on Linux).
 func sys_pageSize() -> Int {
   let size = sysconf(Int32(_SC_PAGESIZE))
-  precondition(size > 0 && size & (size - 1) == 0, "\(#function): sysconf(_SC_PAGESIZE) returned \(size)")
+  require(size > 0 && size & (size - 1) == 0, "\(#function): sysconf(_SC_PAGESIZE) returned \(size)")
   return size
 }
 
@@ -31,7 +31,7 @@ func sys_pageSize() -> Int {
 ///
 /// Counts one call on `injector` first; if it says fail, throws that errno without calling the OS.
 func sys_mmap(length: Int, injector: FaultInjector) throws(SystemError) -> UnsafeMutableRawPointer {
-  precondition(length > 0, "\(#function): length \(length) must be > 0")
+  require(length > 0, "\(#function): length \(length) must be > 0")
   if let injected = injector.nextFailure() {  // rare: a fault plan fired
     throw SystemError(errno: injected, call: #function)
   }
@@ -59,11 +59,11 @@ func sys_munmap(_ base: UnsafeMutableRawPointer, length: Int) throws(SystemError
   case EINVAL:
     // "We don't like addr, length, or offset (e.g., they are too large, or not aligned on a page
     // boundary)"; also "length was 0".
-    preconditionFailure("\(call) failed with EINVAL: the address is not page-aligned or "
+    fatalError("\(call) failed with EINVAL: the address is not page-aligned or "
       + "the length is 0 or too large, so the caller passed a range no PageSource handed out")
   case EFAULT:
     // "Bad address": the range lies outside the process's address space.
-    preconditionFailure("\(call) failed with EFAULT: the range is outside the address space")
+    fatalError("\(call) failed with EFAULT: the range is outside the address space")
   default:
     throw SystemError(errno: code, call: #function)
   }
@@ -82,11 +82,11 @@ func sys_madvise(_ base: UnsafeMutableRawPointer, length: Int, advice: Int32) th
   case EINVAL:
     // "addr is not page-aligned or length is negative", or "advice is not valid", or the range holds
     // locked or huge-TLB pages (we never map those).
-    preconditionFailure("\(call) failed with EINVAL: the address is not "
+    fatalError("\(call) failed with EINVAL: the address is not "
       + "page-aligned or the advice is invalid for this range")
   case ENOMEM:
     // "Addresses in the specified range are not currently mapped, or are outside the address space".
-    preconditionFailure("\(call) failed with ENOMEM: part of the range is "
+    fatalError("\(call) failed with ENOMEM: part of the range is "
       + "not mapped, so the caller passed a range no PageSource handed out")
   default:
     throw SystemError(errno: code, call: #function)

@@ -17,7 +17,7 @@ public struct SystemError: Error, Equatable, CustomStringConvertible {
   public var call: String
 
   public init(errno: Int32, call: String = #function) {
-    precondition(errno > 0, "SystemError needs a positive errno, got \(errno)")
+    require(errno > 0, "SystemError needs a positive errno, got \(errno)")
     self.errno = errno
     self.call = call
   }

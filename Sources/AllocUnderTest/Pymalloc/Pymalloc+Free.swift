@@ -9,7 +9,7 @@ extension Pymalloc {
     var p = userPointer
     if bugs.contains(.misalignTinyBlocks) && p.address & 15 == 8 { p -= 8 }
     let pool = PoolRef(containing: p)
-    precondition(pool.count > 0, "pymalloc: free of a block in a pool with no allocated block (double free?)")
+    require(pool.count > 0, "pymalloc: free of a block in a pool with no allocated block (double free?)")
     if bugs.contains(.freeScribblesOnNeighbour) && pool.offset(of: p) > PymallocLayout.poolOverhead {
       (p - pool.blockSize + 8).initializeMemory(as: UInt8.self, repeating: 0xAB, count: 8)
     }

@@ -6,13 +6,17 @@ import Oracle
 
 extension Executor {
   mutating func afterOp(_ i: Int, touched: Int?) -> Violation? {
-    if let v = ownership(i) { return v }
+    // An arena can only vanish when the platform layer unmaps memory: sweep ownership then (and on the
+    // sweep cadence), so the common op costs O(1) here instead of O(live blocks).
+    let mapped = adapter.mappedBytes
+    let o = config.oracle
+    if mapped < lastMappedBytes || (o.sweepEvery > 0 && (i + 1) % o.sweepEvery == 0), let v = ownership(i) { return v }
+    lastMappedBytes = mapped
     if let t = touched, rules.contains(.canary) {
       for b in live.neighbours(of: t) {
         if let v = ContentRules.canary(opIndex: i, b, adapter.read(b.address, count: b.length)) { return v }
       }
     }
-    let o = config.oracle
     if o.invariantsEvery > 0 && (i + 1) % o.invariantsEvery == 0, let v = invariants(i) { return v }
     if o.statsEvery > 0 && (i + 1) % o.statsEvery == 0, let v = statsRules(i) { return v }
     if o.sweepEvery > 0 && (i + 1) % o.sweepEvery == 0, let v = sweep(opIndex: i) { return v }

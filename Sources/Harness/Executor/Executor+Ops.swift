@@ -98,7 +98,7 @@ extension Executor {
       }
       kept = min(old.length, block.length)
       if rules.contains(.reallocPrefix),
-         let v = ContentRules.reallocPrefix(opIndex: i, old: old, newRequested: UInt64(kept),
+         let v = ContentRules.reallocPrefix(opIndex: i, old: old, newRequested: n,
                                             adapter.read(a, count: kept)) {
         return v
       }

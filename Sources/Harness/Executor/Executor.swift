@@ -71,4 +71,6 @@ public struct Executor {
 
   /// Address of the block the last op touched, for the neighbour check.
   var touchedAddress: Int? = nil
+  /// Mapped bytes after the previous op; a drop triggers the ownership sweep.
+  var lastMappedBytes = 0
 }

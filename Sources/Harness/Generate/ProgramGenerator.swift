@@ -13,13 +13,28 @@ public struct ProgramGenerator: Sendable {
     case fewClasses
     /// Mostly small, sometimes 0, > 512 or impossible.
     case mixed
+    /// 385…512 bytes (31–42 blocks a pool), filling first and emptying last: several arenas are mapped,
+    /// re-sorted and released in one program of a few thousand ops.
+    case arenaChurn
   }
 
   public var length: Int
-  public init(length: Int) { self.length = length }
+  /// nil: each program picks a profile at random.
+  public var profile: SizeProfile?
+  public init(length: Int, profile: SizeProfile? = nil) {
+    self.length = length
+    self.profile = profile
+  }
+
+  /// The program for `seed` (the same seed always gives the same program).
+  public func generate(seed: UInt64) -> Program {
+    var rng = SeededRandom(seed: seed)
+    return generate(&rng)
+  }
 
   public func generate(_ rng: inout SeededRandom) -> Program {
-    let profile = SizeProfile.allCases.randomElement(using: &rng)!
+    let chosen = SizeProfile.allCases.randomElement(using: &rng)!
+    let profile = self.profile ?? chosen
     let classes = [Int.random(in: 0..<32, using: &rng), Int.random(in: 0..<32, using: &rng)]
     var live: [Int] = []
     var nextID = 0
@@ -38,11 +53,13 @@ public struct ProgramGenerator: Sendable {
         if r < 85 { return UInt64.random(in: 1...512, using: &rng) }
         if r < 97 { return [0, 513, 1000, 4096, 70_000].randomElement(using: &rng)! }
         return [UInt64(Int.max) + 1, UInt64.max, 1 << 50].randomElement(using: &rng)!
+      case .arenaChurn: return UInt64.random(in: 385...512, using: &rng)
       }
     }
     let phase = max(1, length / 8)
     for k in 0..<length {
       if k % phase == 0 { pAlloc = [0.9, 0.75, 0.55, 0.35, 0.15].randomElement(using: &rng)! }
+      if profile == .arenaChurn { pAlloc = k < length * 11 / 20 ? 0.97 : 0.06 }
       let r = Double.random(in: 0..<1, using: &rng)
       if live.isEmpty || r < pAlloc {
         let kind = Int.random(in: 0..<10, using: &rng)
@@ -57,7 +74,9 @@ public struct ProgramGenerator: Sendable {
         }
         live.append(nextID); nextID += 1
       } else {
-        let i = Int.random(in: 0..<live.count, using: &rng)
+        // arenaChurn frees mostly the oldest blocks, so whole arenas empty out (in a jittered order).
+        let window = profile == .arenaChurn ? min(live.count, 48) : live.count
+        let i = Int.random(in: 0..<window, using: &rng)
         let ref = BlockRef(id: live.remove(at: i))
         if Int.random(in: 0..<5, using: &rng) == 0 {
           ops.append(.realloc(ref, size: size(&rng)))

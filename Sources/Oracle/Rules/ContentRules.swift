@@ -19,7 +19,7 @@ public enum ContentRules {
 
   /// O6: after realloc, the first min(old, new) bytes are the old block's canary.
   public static func reallocPrefix(opIndex: Int, old: ModelBlock, newRequested: UInt64, _ bytes: [UInt8]) -> Violation? {
-    let n = Int(min(old.requested, newRequested))
+    let n = Int(min(UInt64(old.length), newRequested, UInt64(ModelBlock.canaryCap)))
     let expected = Canary.bytes(seed: old.canarySeed, to: n)
     guard let i = firstDifference(bytes, expected) else { return nil }
     return Violation(opIndex: opIndex, .reallocPrefix,

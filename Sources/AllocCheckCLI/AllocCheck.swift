@@ -1,0 +1,42 @@
+// AllocCheck.swift — the `alloc-check` command: its subcommands (one per file, `<Name>Command.swift`) and
+// the one place exit codes are decided. 0: pass / done; 1: a program broke a rule (run, shrink, soak);
+// 2: bad input — unreadable file, parse error, unknown name, bad option — printed as one line on stderr.
+// Parsing helpers and error texts live in Harness (``CLISupport``, ``CLIError``) so CLITests can reach them.
+
+import ArgumentParser
+import Foundation
+import Harness
+
+@main
+struct AllocCheck: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "alloc-check",
+    abstract: "Verification suite for CPython's allocators: run, soak, shrink and inspect op programs.",
+    discussion: """
+      Exit codes: 0 pass, 1 a program broke an oracle rule or allocator invariant, 2 bad input.
+      Seeds are decimal or 0x-hex. Fault plans: never, always, nth:K, every:N (errno ENOMEM).
+      Timings are only meaningful in a release build: swift run -c release alloc-check …
+      """,
+    subcommands: [
+      RunCommand.self, SoakCommand.self, ShrinkCommand.self, StatsCommand.self, BenchCommand.self,
+      DecodeCommand.self, EncodeCommand.self, BugsCommand.self, RulesCommand.self,
+    ]
+  )
+
+  /// Parses and runs one subcommand. Departs from `ParsableCommand.main()` only in exit codes: usage
+  /// errors exit 2 (not EX_USAGE, 64), like every other bad input, with a one-line message.
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch let error as CLIError {
+      Console.fail(error.description)
+    } catch {
+      guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+      let args = CommandLine.arguments.dropFirst()
+      let sub = configuration.subcommands.map { $0._commandName }.first { $0 == args.first }
+      Console.fail(message(for: error).replacingOccurrences(of: "Error: ", with: "")
+                     + " (see alloc-check help\(sub.map { " " + $0 } ?? ""))")
+    }
+  }
+}

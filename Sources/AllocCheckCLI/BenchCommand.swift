@@ -1,0 +1,76 @@
+// BenchCommand.swift — `alloc-check bench`: a measurement, not a test (style R7). Runs the same generated
+// programs under three oracle settings — (a) full, (b) no invariant walks, (c) no checks — and prints
+// programs/s, ops/s and the time ratios (a)/(c), (b)/(c) from this one run. Meaningful only in a
+// release build; (c) still pays for canary writes and the per-op O13 ownership pass, which the executor
+// always does so that it never reads unmapped memory.
+
+import ArgumentParser
+import Foundation
+import Harness
+import Oracle
+
+struct BenchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bench",
+    abstract: "Measure the oracle's cost: the same programs with full, invariant-free and no checks.",
+    discussion: "A measurement, not a test. Run it with: swift run -c release alloc-check bench")
+
+  @Option(help: "Seed of the program set (decimal or 0x-hex).") var seed: String = "1"
+  @Option(help: "Number of programs.") var programs: String = "200"
+  @Option(help: "Ops per program.") var length: String = "500"
+
+  func run() throws {
+    let seed = try CLISupport.parseSeed(seed)
+    let count = try CLISupport.parseCount(programs, option: "--programs")
+    let length = try CLISupport.parseCount(length, option: "--length")
+    let build = isDebugBuild ? "DEBUG — numbers are meaningless; use -c release" : "release"
+    Console.parameters("bench", [("seed", hex(seed)), ("programs", "\(count) of length \(length), profile picked per seed"),
+                                 ("allocator", "pymalloc, no bugs"), ("build", build)])
+    Console.out("a measurement, not a test: meant to be run with swift run -c release alloc-check bench")
+
+    let generator = ProgramGenerator(length: length)
+    let set = (0..<count).map { k in
+      let s = BugHunt.programSeed(seed, k)
+      return (seed: s, program: generator.generate(seed: s))
+    }
+    let configs: [(name: String, oracle: OracleConfig)] = [
+      ("(a) full oracle", .full),
+      ("(b) no invariants", OracleConfig(invariantsEvery: 0)),
+      ("(c) no checks", OracleConfig(rules: [], invariants: [], invariantsEvery: 0, sweepEvery: 0, statsEvery: 0)),
+    ]
+    let adapter = PymallocAdapter()
+    // Warm-up: page in the code and the first arenas.
+    for p in set.prefix(5) { _ = Executor.run(p.program, on: adapter, config: ExecutorConfig(oracle: configs[2].oracle, recordTrace: false)) }
+
+    var times: [Duration] = []
+    Console.out("config                 time (s)   programs/s        ops/s   violations")
+    for (name, oracle) in configs {
+      let clock = ContinuousClock()
+      var ops = 0
+      var violations = 0
+      let elapsed = clock.measure {
+        for p in set {
+          let v = Executor.run(p.program, on: adapter, config: ExecutorConfig(oracle: oracle, runSeed: p.seed, recordTrace: false))
+          ops += v.opsExecuted
+          if !v.passed { violations += 1 }
+        }
+      }
+      times.append(elapsed)
+      Console.out(name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                  + pad(String(format: "%.3f", elapsed.seconds), 11) + pad(String(rate(count, elapsed)), 13)
+                  + pad(String(rate(ops, elapsed)), 13) + pad(String(violations), 13))
+    }
+    let a = times[0].seconds / times[2].seconds
+    let b = times[1].seconds / times[2].seconds
+    Console.out(String(format: "ratios (time, this run): (a)/(c) = %.2f×, (b)/(c) = %.2f×", a, b))
+  }
+
+  /// True in a build where `assert` runs (debug), whose timings say nothing about the release build.
+  private var isDebugBuild: Bool {
+    var debug = false
+    assert({ debug = true; return true }())
+    return debug
+  }
+
+  private func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+}

@@ -1,0 +1,45 @@
+// BugsCommand.swift — `alloc-check bugs`: every seeded ``PymallocBug``, the check that must catch it
+// (``PymallocBug/caughtBy``) and what it breaks, one line each (from the doc comments in SeededBug.swift;
+// the switch is exhaustive, so a new bug cannot be added without its line here).
+
+import AllocUnderTest
+import ArgumentParser
+
+struct BugsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bugs", abstract: "List the seeded pymalloc bugs and the check that catches each.")
+
+  func run() {
+    let width = PymallocBug.allCases.map(\.rawValue.count).max()! + 2
+    var text = "alloc-check bugs: \(PymallocBug.allCases.count) seeded pymalloc bugs (use with --bug NAME)\n"
+    text += "bug".padding(toLength: width, withPad: " ", startingAt: 0) + "caught by  defect\n"
+    for bug in PymallocBug.allCases {
+      text += bug.rawValue.padding(toLength: width, withPad: " ", startingAt: 0)
+        + bug.caughtBy.padding(toLength: 11, withPad: " ", startingAt: 0) + Self.meaning(bug) + "\n"
+    }
+    Console.out(text)
+  }
+
+  static func meaning(_ bug: PymallocBug) -> String {
+    switch bug {
+    case .misalignTinyBlocks: "requests of 1…8 bytes get a pointer 8 bytes into their 16-byte block"
+    case .handOutBlockTwice: "in class 5 (96 bytes) the third block of a pool is handed out twice"
+    case .sizeClassOffByOne: "requests 16k+1 (k ≥ 1) get the class one below"
+    case .freeScribblesOnNeighbour: "free scribbles over bytes 8..<16 of the block just below in the pool"
+    case .callocSkipsZeroing: "calloc of a small block skips the memset"
+    case .reallocSkipsCopy: "a moving realloc does not copy the old contents"
+    case .reallocKeepsOldBlock: "a moving realloc does not free the old block"
+    case .mallocFailsAt256: "malloc(256) fails although memory is available"
+    case .statsOverCountClass3: "class 3 (64 bytes) reports one block more in use than it has"
+    case .statsExtraPoolClass0: "num pools of class 0 is reported one too high"
+    case .neverReleaseArenas: "a wholly free arena is never returned to the OS (also PM5)"
+    case .routeSmallToRaw: "requests of 100…111 bytes go to the raw allocator instead of a pool"
+    case .releaseArenaWithUsedPool: "an arena is released while one pool is still used (Case 1 off by one)"
+    case .loseFreedBlock: "a freed block is counted but not pushed on its pool's free list"
+    case .fullPoolNotRelinked: "a full pool that gets a block back is not linked into usedpools"
+    case .skipArenaResort: "Case 3 of insert_to_freepool (re-sort after lastnf) is skipped"
+    case .radixNotUnmarked: "a released arena is not unmarked in the arena map"
+    case .highwaterNotUpdated: "the arena highwater mark is never raised"
+    }
+  }
+}

@@ -1,0 +1,53 @@
+// RulesCommand.swift — `alloc-check rules`: every oracle ``RuleID`` with its level, cost, title and the bug
+// class it catches (from the doc comments in RuleID.swift; exhaustive switch), then pymalloc's invariant
+// ids PM2–PM7 (``CLISupport/pymallocInvariants``), each with the seeded bug that proves it can fail.
+
+import AllocUnderTest
+import ArgumentParser
+import Harness
+import Oracle
+
+struct RulesCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "rules", abstract: "List the oracle rules and pymalloc's invariant checks (ids for --checks).")
+
+  func run() {
+    var text = "alloc-check rules: \(RuleID.allCases.count) oracle rules, \(CLISupport.pymallocInvariants.count) pymalloc invariants\n"
+    text += "oracle rules (level, cost):\n"
+    for rule in RuleID.allCases {
+      let (level, cost, catches) = Self.facts(rule)
+      text += "  \(rule.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0)) \(level) \(cost.padding(toLength: 18, withPad: " ", startingAt: 0))"
+        + "\(rule.title); catches \(catches)\(Self.bugs(rule.rawValue))\n"
+    }
+    text += "pymalloc invariants (checkInvariants(), after every op by default):\n"
+    for (id, meaning) in CLISupport.pymallocInvariants {
+      text += "  \(id.padding(toLength: 4, withPad: " ", startingAt: 0)) \(meaning)\(Self.bugs(id))\n"
+    }
+    Console.out(text)
+  }
+
+  /// " [bug: name]" for the seeded bugs that must be caught by `id`.
+  static func bugs(_ id: String) -> String {
+    var names = PymallocBug.allCases.filter { $0.caughtBy == id }.map(\.rawValue)
+    if id == "PM5" { names.append(PymallocBug.neverReleaseArenas.rawValue) }  // the quality suite's extra case
+    return names.isEmpty ? "" : " [bug: \(names.joined(separator: ", "))]"
+  }
+
+  static func facts(_ rule: RuleID) -> (level: String, cost: String, catches: String) {
+    switch rule {
+    case .alignment: ("L1", "O(1)", "pointer arithmetic slips in carving")
+    case .nonOverlap: ("L1", "O(log n)", "a block handed out twice, bad carving")
+    case .usableSize: ("L1", "O(1)", "size-class off-by-one")
+    case .canary: ("L2", "O(bytes)", "the allocator writing into live blocks")
+    case .callocZeroed: ("L1", "O(bytes)", "reuse of a dirty block without memset")
+    case .reallocPrefix: ("L1", "O(bytes)", "a move without copy")
+    case .reallocFreesOld: ("L1", "O(pool)", "leaks in realloc")
+    case .nilOnlyWhereAllowed: ("L1", "O(1)", "spurious failures and missing size checks")
+    case .statsMatchModel: ("L2", "O(classes)", "lost or double-counted blocks, stats miscounts")
+    case .statsConsistent: ("L2", "O(classes+arenas)", "stats and pool accounting bugs")
+    case .memoryGivenBack: ("L2", "O(arenas)", "arenas never returned to the OS")
+    case .routing: ("L1", "O(1)", "small/raw fallback slips")
+    case .ownershipKept: ("L2", "O(live)", "an arena released while it still holds blocks")
+    }
+  }
+}

@@ -1,0 +1,56 @@
+// RunCommand.swift — `alloc-check run`: one program (a file, or generated from --seed/--length/--profile
+// exactly as ``FailureReport/replayCommand(_:bug:)`` prints it) through ``Executor/run(_:on:config:)`` on
+// a ``PymallocAdapter``; prints the program, then PASS or the violation and the end of the trace.
+
+import ArgumentParser
+import Harness
+
+struct RunCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "run",
+    abstract: "Run one program against pymalloc and the oracle (exit 1 on a violation).",
+    discussion: "Programs of up to \(RunCommand.fullListingLimit) ops are printed whole; longer ones as the last "
+      + "\(RunCommand.windowOps) ops before the failure.")
+
+  static let fullListingLimit = 80
+  static let windowOps = 20
+  static let traceTail = 12
+
+  @OptionGroup var source: ProgramSourceOptions
+  @OptionGroup var allocator: AllocatorOptions
+  @Flag(help: "Print the whole trace, not only its end.") var trace = false
+  @Option(help: "Also write the program in the text form to this path (e.g. to shrink or encode it).") var save: String?
+
+  func run() throws {
+    let src = try source.resolve(command: "run")
+    let alloc = try allocator.resolve()
+    Console.parameters("run", [("program", src.origin), ("run seed", "\(hex(src.runSeed)) (\(src.runSeedNote))")] + alloc.rows)
+
+    if let save {
+      try ProgramFiles.write(ProgramText.render(src.program, comments: ["seed: \(hex(src.runSeed))", "from: \(src.origin)"]), to: save)
+      Console.out("wrote the program to \(save)")
+    }
+    let verdict = Executor.run(src.program, on: alloc.makeAdapter(),
+                               config: ExecutorConfig(oracle: alloc.oracle, runSeed: src.runSeed))
+    let ops = src.program.ops
+    if ops.count <= Self.fullListingLimit {
+      Console.out("program (\(ops.count) ops):\n" + ProgramText.render(src.program))
+    } else {
+      let end = min(verdict.violation?.opIndex ?? ops.count - 1, ops.count - 1) + 1
+      let start = max(0, end - Self.windowOps)
+      let which = verdict.violation == nil ? "the last \(end - start)" : "the \(end - start) up to the failing op"
+      Console.out("program (\(ops.count) ops; \(which)):\n" + listing(src.program, start..<end))
+    }
+
+    guard let v = verdict.violation else {
+      if trace { Console.out("trace:\n" + FailureReport.renderTrace(verdict.trace)) }
+      let teardown = verdict.opsExecuted - ops.count
+      Console.out("PASS (\(verdict.opsExecuted) ops: \(ops.count) in the program, \(teardown) teardown free\(teardown == 1 ? "" : "s"))")
+      return
+    }
+    Console.out(describe(v, programLength: ops.count))
+    let shown = trace ? verdict.trace[...] : verdict.trace.suffix(Self.traceTail)
+    Console.out("trace (\(trace ? "all" : "last \(shown.count)") ops):\n" + FailureReport.renderTrace(shown))
+    throw ExitCode(1)
+  }
+}
