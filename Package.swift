@@ -10,7 +10,8 @@
 //   programs/second — `alloc-check bench` prints the ratio).
 import PackageDescription
 
-let strictSafety: [SwiftSetting] = [.strictMemorySafety()]
+// Oracle, Harness, FuzzTargets and Stress hold no raw pointers (style R17): strict memory safety, warnings as errors.
+let strictSafety: [SwiftSetting] = [.strictMemorySafety(), .treatAllWarnings(as: .error)]
 
 let package = Package(
   name: "alloc-check",

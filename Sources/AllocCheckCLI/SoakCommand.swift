@@ -70,11 +70,10 @@ struct SoakCommand: ParsableCommand {
       if let limit, done >= limit { break }
       if let duration, clock.now - began >= duration { break }
       let generator = schedule.generator(forProgram: k)
-      let hit = BugHunt.search(seed: BugHunt.searchSeed(seed, program: k), programs: 1, generator: generator,
+      let hit = BugHunt.search(seed: seed, indices: k..<(k + 1), generator: generator,
                                adapter: adapter, oracle: .full, progress: { _, n in ops += n })
       done += 1
       if let hit {
-        precondition(hit.seed == BugHunt.programSeed(seed, k), "BugHunt.searchSeed no longer mirrors programSeed")
         Console.out(summary(done, ops, violations: 1, clock.now - began))
         try report(hit, program: k, soakSeed: seed, generator: generator, adapter: adapter, bugs: bugs,
                    shrinkLimit: shrinkLimit)

@@ -7,17 +7,15 @@ import Harness
 import Oracle
 
 public enum PymallocOpsTarget {
-  /// One reusable allocator per process: `Executor.run` resets it for every input.
-  nonisolated(unsafe) static let adapter = PymallocAdapter()
-
-  /// Runs one input; returns the first violation (nil when every rule holds).
-  public static func run(_ bytes: [UInt8]) -> Violation? {
+  /// Runs one input on `adapter` (reused across inputs: `Executor.run` resets it); returns the first
+  /// violation, nil when every rule holds.
+  public static func run(_ bytes: [UInt8], on adapter: AllocatorAdapter) -> Violation? {
     let program = OpDecoder.decodePymalloc(bytes, maxOps: 4096)
     return Executor.run(program, on: adapter, config: ExecutorConfig(recordTrace: false)).violation
   }
 
   /// The libFuzzer body: traps on a violation so the input is saved as a crash.
-  public static func fuzzOne(_ bytes: [UInt8]) {
-    if let v = run(bytes) { fatalError("alloc-check: \(v.rule) at op \(v.opIndex): \(v.detail)") }
+  public static func fuzzOne(_ bytes: [UInt8], on adapter: AllocatorAdapter) {
+    if let v = run(bytes, on: adapter) { fatalError("alloc-check: \(v.rule) at op \(v.opIndex): \(v.detail)") }
   }
 }

@@ -70,7 +70,17 @@ struct ExecutorTests {
   @Test("the fuzz entry runs a decoded input and reports the violation it finds")
   func fuzzEntry() {
     let program = try! ProgramText.parse("# alloc-check program v1\np0 = malloc(16)\nfree(p0)\np1 = calloc(1, 16)\n")
-    #expect(PymallocOpsTarget.run(OpEncoder.encodePymalloc(program)) == nil)
-    #expect(PymallocOpsTarget.run([]) == nil, "the empty input is the empty program")
+    let adapter = PymallocAdapter()
+    #expect(PymallocOpsTarget.run(OpEncoder.encodePymalloc(program), on: adapter) == nil)
+    #expect(PymallocOpsTarget.run([], on: adapter) == nil, "the empty input is the empty program")
+    let v = PymallocOpsTarget.run(OpEncoder.encodePymalloc(program), on: PymallocAdapter(bugs: [.callocSkipsZeroing]))
+    #expect(v?.rule == "O5" && v?.opIndex == 2)
+  }
+
+  @Test("the walkthrough's bytes decode to the program Documentation/Walkthrough.md says")
+  func walkthroughBytes() {
+    let p = OpDecoder.decodePymalloc([0x01, 0x21, 0x03, 0x00])
+    #expect(p == Program([.calloc(count: 176, size: 16), .malloc(size: 0)]))
+    #expect(Executor.run(p, on: PymallocAdapter()).passed)
   }
 }

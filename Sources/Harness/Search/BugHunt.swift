@@ -22,12 +22,21 @@ public enum BugHunt {
   /// Seed of program k of a hunt started from `seed`.
   public static func programSeed(_ seed: UInt64, _ k: Int) -> UInt64 { Canary.mix(seed ^ UInt64(k) &* 0xA24B_AED4_963E_E407) }
 
-  /// Runs up to `programs` generated programs; returns the first whose violation `accept`s.
+  /// Runs programs 0..<programs of the hunt from `seed`; returns the first whose violation `accept`s.
   /// `progress` is called after each program with (index, ops executed).
   public static func search(seed: UInt64, programs: Int, generator: ProgramGenerator, adapter: AllocatorAdapter,
                             oracle: OracleConfig, accept: (Violation) -> Bool = { _ in true },
                             progress: (Int, Int) -> Void = { _, _ in }) -> (seed: UInt64, program: Program, violation: Violation)? {
-    for k in 0..<programs {
+    search(seed: seed, indices: 0..<programs, generator: generator, adapter: adapter, oracle: oracle, accept: accept,
+           progress: progress)
+  }
+
+  /// Runs the programs with the given indices of the hunt from `seed` (a soak runs one index per call, so it
+  /// can poll the clock and Ctrl-C between programs and still number them like one long hunt).
+  public static func search(seed: UInt64, indices: Range<Int>, generator: ProgramGenerator, adapter: AllocatorAdapter,
+                            oracle: OracleConfig, accept: (Violation) -> Bool = { _ in true },
+                            progress: (Int, Int) -> Void = { _, _ in }) -> (seed: UInt64, program: Program, violation: Violation)? {
+    for k in indices {
       let s = programSeed(seed, k)
       let program = generator.generate(seed: s)
       let verdict = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: oracle, runSeed: s, recordTrace: false))

@@ -263,12 +263,3 @@ public enum CLISupport {
     return most
   }
 }
-
-extension BugHunt {
-  /// The seed to hand ``search(seed:programs:generator:adapter:oracle:accept:progress:)`` with
-  /// `programs: 1` so that its one program is program `k` of a hunt from `seed`:
-  /// `programSeed(searchSeed(seed, program: k), 0) == programSeed(seed, k)`. Lets a soak run one program
-  /// per call (to poll Ctrl-C and the clock between programs) yet number its programs like one long hunt.
-  /// Subtle: this mirrors the xor in ``programSeed(_:_:)``; CLITests pins the equation above.
-  public static func searchSeed(_ seed: UInt64, program k: Int) -> UInt64 { seed ^ UInt64(k) &* 0xA24B_AED4_963E_E407 }
-}
