@@ -1,8 +1,9 @@
 // BenchCommand.swift — `alloc-check bench`: a measurement, not a test (style R7). Runs the same generated
 // programs under three oracle settings — (a) full, (b) no invariant walks, (c) no checks — and prints
-// programs/s, ops/s and the time ratios (a)/(c), (b)/(c) from this one run. Meaningful only in a
-// release build; (c) still pays for canary writes and the per-op O13 ownership pass, which the executor
-// always does so that it never reads unmapped memory.
+// programs/s, ops/s and the time ratios (a)/(c), (b)/(c) from this one run, then how many fresh allocator
+// states per second a fuzz loop gets (reset + a one-malloc program). Meaningful only in a release build;
+// (c) still pays for canary writes and for the O13 ownership pass after any op that unmapped memory, which
+// the executor always does so that it never reads unmapped memory.
 
 import ArgumentParser
 import Foundation
@@ -63,6 +64,17 @@ struct BenchCommand: ParsableCommand {
     let a = times[0].seconds / times[2].seconds
     let b = times[1].seconds / times[2].seconds
     Console.out(String(format: "ratios (time, this run): (a)/(c) = %.2f×, (b)/(c) = %.2f×", a, b))
+
+    // A fuzz input starts from a fresh state: reset (arenas unmapped, radix nodes freed) + one small malloc,
+    // which maps a new arena and radix nodes again.
+    let tiny = Program([.malloc(size: 24)])
+    let resets = 5_000
+    let clock = ContinuousClock()
+    let elapsed = clock.measure {
+      for _ in 0..<resets { _ = Executor.run(tiny, on: adapter, config: ExecutorConfig(oracle: .full, recordTrace: false)) }
+    }
+    Console.out("fresh states: \(resets) × (reset + malloc(24) + teardown, full oracle) in "
+                + String(format: "%.3f s = %d per second", elapsed.seconds, rate(resets, elapsed)))
   }
 
   /// True in a build where `assert` runs (debug), whose timings say nothing about the release build.

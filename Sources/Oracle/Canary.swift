@@ -14,9 +14,16 @@ public enum Canary {
     guard to > from else { return [] }
     var out = [UInt8]()
     out.reserveCapacity(to - from)
-    for i in from..<to {
-      let v = UInt8(truncatingIfNeeded: mix(seed &+ UInt64(i / 8)) >> (8 * UInt64(i % 8)))
-      out.append(v == 0 ? 0xA5 : v)
+    var i = from
+    while i < to {
+      // One mix gives the 8 bytes of word i / 8; take the ones inside [from, to).
+      let word = mix(seed &+ UInt64(i / 8))
+      let end = min(to, (i / 8 + 1) * 8)
+      while i < end {
+        let v = UInt8(truncatingIfNeeded: word >> (8 * UInt64(i % 8)))
+        out.append(v == 0 ? 0xA5 : v)
+        i += 1
+      }
     }
     return out
   }

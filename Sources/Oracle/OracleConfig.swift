@@ -8,7 +8,9 @@ public struct OracleConfig: Sendable, Equatable {
   public var invariants: Set<String>?
   /// Run the allocator's invariant walker after every this many ops (0 = never; the end always checks).
   public var invariantsEvery: Int
-  /// Full canary sweep of every live block after every this many ops (touched blocks: every op).
+  /// Full canary sweep of every live block after every this many ops — or, when more blocks are live, every
+  /// live/8 ops, so a sweep costs O(1) block checks per op on average. Touched blocks and their address
+  /// neighbours are checked after every op, and every block at the end of the program.
   public var sweepEvery: Int
   /// Compare statistics with the model after every this many ops.
   public var statsEvery: Int

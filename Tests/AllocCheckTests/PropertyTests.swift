@@ -28,10 +28,14 @@ struct PropertyTests {
     let adapter = PymallocAdapter()
     print("property seed \(FailureReport.hex(propertySeed)) (replay with ALLOC_CHECK_SEED=\(FailureReport.hex(propertySeed))), \(programCount) programs of \(length) ops")
     let generator = ProgramGenerator(length: length)
+    var oracle = OracleConfig.full
+    #if DEBUG
+    if length > 500 { oracle.invariantsEvery = 8 }
+    #endif
     guard let hit = BugHunt.search(seed: propertySeed ^ UInt64(length), programs: programCount, generator: generator,
-                                   adapter: adapter, oracle: .full) else { return }
+                                   adapter: adapter, oracle: oracle) else { return }
     let f = BugHunt.shrink(seed: hit.seed, generator: generator, program: hit.program, violation: hit.violation,
-                           adapter: adapter, oracle: .full)
+                           adapter: adapter, oracle: oracle)
     Issue.record("\(FailureReport.render(f))")
   }
 
@@ -39,7 +43,12 @@ struct PropertyTests {
   func arenaChurn() {
     let adapter = PymallocAdapter()
     var oracle = OracleConfig.full
+    #if DEBUG
+    oracle.invariantsEvery = 50  // an unoptimised walk of three full arenas costs tens of milliseconds
+    oracle.statsEvery = 5
+    #else
     oracle.invariantsEvery = 7
+    #endif
     let generator = ProgramGenerator(length: 7000, profile: .arenaChurn)
     guard let hit = BugHunt.search(seed: propertySeed, programs: max(1, programCount / 30), generator: generator,
                                    adapter: adapter, oracle: oracle) else { return }

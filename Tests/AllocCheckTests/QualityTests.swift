@@ -31,6 +31,14 @@ let huntPlan: [(generator: ProgramGenerator, programs: Int)] = [
   (ProgramGenerator(length: 6000, profile: .arenaChurn), 3),
 ]
 
+/// Shrink attempts for arena-sized programs (each replays thousands of ops): enough to show the program
+/// shrinks, cheap enough for the debug build of `swift test`.
+#if DEBUG
+let longShrinkAttempts = 8
+#else
+let longShrinkAttempts = 40
+#endif
+
 @Suite("Quality: each check catches its seeded bug")
 struct QualityTests {
   @Test("every seeded bug names a check, and every check has a seeded bug")
@@ -49,18 +57,27 @@ struct QualityTests {
     var oracle = c.oracle
     for (g, n) in huntPlan where found == nil {
       generator = g
-      // Arena-sized programs walk the invariants every 25 ops instead of every op (debug builds are slow).
-      if g.length > 1000 && oracle.invariantsEvery > 0 { oracle.invariantsEvery = 25 }
+      // Arena-sized programs walk the invariants and the statistics every 25 ops instead of every op: the
+      // check still fires, a few ops later, and a shrink attempt costs a 25th of the walks.
+      if g.length > 1000 {
+        if oracle.invariantsEvery > 0 { oracle.invariantsEvery = 25 }
+        oracle.statsEvery = 25
+      }
       found = BugHunt.search(seed: seed, programs: n, generator: g, adapter: buggy, oracle: oracle) { $0.rule == c.check }
     }
     let hit = try #require(found, "\(c.check) never caught \(c.bug.rawValue) (hunt seed \(FailureReport.hex(seed)))")
 
-    // No false alarm: the same program passes every check when the bug is off.
-    let clean = Executor.run(hit.program, on: PymallocAdapter(), config: ExecutorConfig(runSeed: hit.seed))
+    // No false alarm: the same program passes every check when the bug is off (at the hunt's cadence).
+    var everything = OracleConfig.full
+    if hit.program.ops.count > 1000 {
+      everything.invariantsEvery = 25
+      everything.statsEvery = 25
+    }
+    let clean = Executor.run(hit.program, on: PymallocAdapter(), config: ExecutorConfig(oracle: everything, runSeed: hit.seed))
     #expect(clean.passed, "program \(FailureReport.hex(hit.seed)) also fails without the bug: \(String(describing: clean.violation))")
 
     let finding = BugHunt.shrink(seed: hit.seed, generator: generator, program: hit.program, violation: hit.violation,
-                                 adapter: buggy, oracle: oracle, maxAttempts: hit.program.ops.count > 1000 ? 40 : 600)
+                                 adapter: buggy, oracle: oracle, maxAttempts: hit.program.ops.count > 1000 ? longShrinkAttempts : 600)
     #expect(finding.shrunkViolation.rule == c.check)
     #expect(finding.shrunk.ops.count <= hit.program.ops.count)
     print("[\(c.check) ← \(c.bug.rawValue)]\n" + FailureReport.render(finding, bug: c.bug.rawValue, traceLines: 6))

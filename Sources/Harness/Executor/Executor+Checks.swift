@@ -19,7 +19,13 @@ extension Executor {
     }
     if o.invariantsEvery > 0 && (i + 1) % o.invariantsEvery == 0, let v = invariants(i) { return v }
     if o.statsEvery > 0 && (i + 1) % o.statsEvery == 0, let v = statsRules(i) { return v }
-    if o.sweepEvery > 0 && (i + 1) % o.sweepEvery == 0, let v = sweep(opIndex: i) { return v }
+    if o.sweepEvery > 0 {
+      opsSinceSweep += 1
+      if opsSinceSweep >= max(o.sweepEvery, live.count / 8) {
+        opsSinceSweep = 0
+        if let v = sweep(opIndex: i) { return v }
+      }
+    }
     return nil
   }
 

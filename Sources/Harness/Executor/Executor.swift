@@ -73,4 +73,6 @@ public struct Executor {
   var touchedAddress: Int? = nil
   /// Mapped bytes after the previous op; a drop triggers the ownership sweep.
   var lastMappedBytes = 0
+  /// Ops since the last full canary sweep.
+  var opsSinceSweep = 0
 }

@@ -40,18 +40,16 @@ public enum ContentRules {
       "live pool block p\(b.id) at \(hexString(b.address)) is no longer inside any arena (arena released under it)")
   }
 
+  /// Index of the first differing byte (or of the shorter end), nil when equal. An equality fast path and a
+  /// plain indexed loop: this runs over every live block's bytes on each sweep.
   private static func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> Int? {
-    if a.count != b.count { return min(a.count, b.count) }
-    return zip(a, b).firstIndex { $0 != $1 }.map { $0 }
+    if a == b { return nil }
+    let n = min(a.count, b.count)
+    var i = 0
+    while i < n && a[i] == b[i] { i += 1 }
+    return i
   }
   private static func hexByte(_ a: [UInt8], _ i: Int) -> String {
     i < a.count ? "0x" + String(a[i], radix: 16) : "missing"
-  }
-}
-
-extension Zip2Sequence {
-  fileprivate func firstIndex(where p: ((Sequence1.Element, Sequence2.Element)) -> Bool) -> Int? {
-    for (i, pair) in self.enumerated() where p(pair) { return i }
-    return nil
   }
 }
