@@ -48,6 +48,13 @@ struct RulesCommand: ParsableCommand {
     case .memoryGivenBack: ("L2", "O(arenas)", "arenas never returned to the OS")
     case .routing: ("L1", "O(1)", "small/raw fallback slips")
     case .ownershipKept: ("L2", "O(live)", "an arena released while it still holds blocks")
+    case .heapMembership: ("L2", "O(heaps)", "pages under the wrong heap, reclaim into a heap_new heap")
+    case .destroyFreesAll: ("L2", "O(live)", "destroy leaking pages or freeing foreign blocks")
+    case .deleteMovesToBacking: ("L2", "O(moved)", "pages left pointing at a deleted heap")
+    case .visitExact: ("L2", "O(heap)", "heap walks that skip a queue or report free blocks")
+    case .remoteFreesReclaimed: ("L2", "O(live)", "dropped cross-thread frees")
+    case .noBlockLost: ("L2", "O(1)", "frees lost in abandoned segments")
+    case .footprintBounded: ("L2", "O(1)", "leaked pages and segments (QSBR holds, abandonment)")
     }
   }
 }

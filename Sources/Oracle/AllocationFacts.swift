@@ -20,6 +20,8 @@ public struct AllocationFacts: Sendable, Equatable {
   public var servedSmall: Bool
   /// The platform layer injected a failure during this op.
   public var faultFired: Bool
+  /// Aligned allocation: the alignment asked for.
+  public var alignment: UInt64? = nil
 
   public init(opIndex: Int, kind: Kind, requested: UInt64, address: Int?, usable: Int?, servedSmall: Bool,
               faultFired: Bool) {
@@ -30,6 +32,12 @@ public struct AllocationFacts: Sendable, Equatable {
     self.usable = usable
     self.servedSmall = servedSmall
     self.faultFired = faultFired
+  }
+
+  /// Aligned allocation with an alignment that is not a power of two (NULL is the only answer).
+  public var hasInvalidAlignment: Bool {
+    guard let a = alignment else { return false }
+    return a == 0 || a & (a &- 1) != 0
   }
 
   /// calloc whose count × size exceeds PY_SSIZE_T_MAX.

@@ -2,6 +2,20 @@
 // name that holds it, its address range, requested size, canary seed and whether the pools serve it.
 // An address-sorted index answers overlap and neighbour questions in O(log n).
 
+/// A heap the heaps family can name: one of a logical thread's four CPython heaps (tag 0 mem … 3 gc_pre),
+/// or the first-class heap `h<id>`.
+public enum HeapIdentity: Hashable, Sendable, CustomStringConvertible {
+  case tagged(thread: Int, tag: Int)
+  case made(Int)
+
+  public var description: String {
+    switch self {
+    case .tagged(let t, let tag): "t\(t).\(["mem", "object", "gc", "gc_pre"][tag])"
+    case .made(let id): "h\(id)"
+    }
+  }
+}
+
 /// One block the program holds.
 public struct ModelBlock: Sendable, Equatable, Hashable {
   /// The program name (p<id>) that currently holds the block.
@@ -13,6 +27,9 @@ public struct ModelBlock: Sendable, Equatable, Hashable {
   public var small: Bool
   /// The request that chose the block's size class: its first request, kept by in-place reallocs.
   public var classRequest: UInt64
+  /// Heaps family: the heap that holds the block; nil once its thread exited (an orphan) — and always
+  /// nil in the pymalloc family.
+  public var home: HeapIdentity? = nil
 
   public init(id: Int, address: Int, requested: UInt64, canarySeed: UInt64, small: Bool, classRequest: UInt64? = nil) {
     self.id = id
@@ -87,6 +104,11 @@ public struct LiveBlocks: Sendable {
     while i < sorted.count && sorted[i].id != id { i += 1 }
     if i < sorted.count { sorted.remove(at: i) }
     return b
+  }
+
+  /// Sets the heap that holds live block `id` (heap_delete, thread exit).
+  public mutating func setHome(id: Int, _ home: HeapIdentity?) {
+    byID[id]?.home = home
   }
 
   /// Gives a live block a new program name (a failed realloc: the new name holds the old block).

@@ -26,8 +26,11 @@ public struct OracleConfig: Sendable, Equatable {
     self.geometry = geometry
   }
 
-  /// Every rule and invariant.
+  /// Every rule and invariant (the heap rules only act on heaps-family programs).
   public static let full = OracleConfig()
+  /// The heaps family on mimalloc: every rule except pymalloc's pool statistics and routing, mimalloc's
+  /// alignment facts, and every invariant.
+  public static let heaps = OracleConfig(rules: Set(RuleID.allCases.filter { !$0.isPymallocOnly }), geometry: .mimalloc)
   /// Only `rule` (no invariants): proves the rule can fail on its own.
   public static func only(_ rule: RuleID) -> OracleConfig {
     OracleConfig(rules: [rule], invariants: [], invariantsEvery: 0)

@@ -4,7 +4,8 @@
 
 /// One oracle rule. The doc comment of each case says which bug it catches.
 public enum RuleID: String, CaseIterable, Sendable, Codable, CustomStringConvertible {
-  /// O1 (L1, O(1)) every non-NULL result is 16-byte aligned. Catches pointer arithmetic slips in carving.
+  /// O1 (L1, O(1)) every non-NULL result is 16-byte aligned (mimalloc: 8 for requests ≤ 8; aligned
+  /// allocation: the requested alignment). Catches pointer arithmetic slips in carving.
   case alignment = "O1"
   /// O2 (L1, O(log n)) a new block overlaps no live block. Catches a block handed out twice, bad carving.
   case nonOverlap = "O2"
@@ -37,8 +38,36 @@ public enum RuleID: String, CaseIterable, Sendable, Codable, CustomStringConvert
   /// O13 (L2, O(live)) every live pool block is still inside a live arena (checked before any byte of it
   /// is read). Catches an arena released while it still holds blocks.
   case ownershipKept = "O13"
+  // Heaps family (issue 3): first-class heaps, logical threads, cross-thread frees.
+  /// H1 (L2, O(heaps)) every live block is contained (mi_heap_contains_block) by exactly the heap the model
+  /// says holds it; a block of an exited thread by at most one heap, never a heap_new heap. Catches pages
+  /// filed under the wrong heap and reclaim into a heap that must not reclaim.
+  case heapMembership = "H1"
+  /// H2 (L2, O(live)) heap_destroy frees every block of the heap and no other: afterwards none of its blocks
+  /// is allocated and every other live block still is. Catches destroy leaking pages or freeing foreign blocks.
+  case destroyFreesAll = "H2"
+  /// H3 (L2, O(blocks moved)) heap_delete moves the heap's blocks to the thread's backing heap. Catches
+  /// pages left pointing at the deleted heap.
+  case deleteMovesToBacking = "H3"
+  /// H4 (L2, O(heap)) heap_visit reports exactly the heap's live blocks, each with its usable size.
+  /// Catches walks that skip a queue (the full queue) or report free blocks.
+  case visitExact = "H4"
+  /// H5 (L2, O(live)) a heap's used-block count is never below its live blocks, and after its owner
+  /// collects with force it equals them: cross-thread frees are reclaimed. Catches dropped remote frees.
+  case remoteFreesReclaimed = "H5"
+  /// H6 (L2, O(1)) no block is lost: blocks in use (Σ page used) ≥ live blocks always, and 0 once every
+  /// block is freed and every thread has collected (abandoned segments reclaimed). Catches lost frees.
+  case noBlockLost = "H6"
+  /// H7 (L2, O(1)) bounded footprint: once everything is freed, every thread quiescent and collected, no
+  /// segment stays mapped. Catches leaked pages and segments (QSBR holds, abandoned segments).
+  case footprintBounded = "H7"
 
   public var description: String { rawValue }
+
+  /// Rules that only the heaps family checks (they need a ``HeapIdentity`` per block).
+  public var isHeapRule: Bool { rawValue.hasPrefix("H") }
+  /// Rules that only pymalloc's geometry and statistics make sense for.
+  public var isPymallocOnly: Bool { [.statsMatchModel, .statsConsistent, .memoryGivenBack, .routing].contains(self) }
 
   /// A one-line title for traces and reports.
   public var title: String {
@@ -56,6 +85,13 @@ public enum RuleID: String, CaseIterable, Sendable, Codable, CustomStringConvert
     case .memoryGivenBack: "memory given back"
     case .routing: "small/raw routing"
     case .ownershipKept: "live pool blocks stay owned"
+    case .heapMembership: "each block in exactly its heap"
+    case .destroyFreesAll: "destroy frees its blocks and no other"
+    case .deleteMovesToBacking: "delete moves blocks to the backing heap"
+    case .visitExact: "visit reports exactly the live blocks"
+    case .remoteFreesReclaimed: "cross-thread frees reclaimed on collect"
+    case .noBlockLost: "no block lost"
+    case .footprintBounded: "footprint bounded after collect"
     }
   }
 }

@@ -10,8 +10,22 @@ public struct SmallObjectGeometry: Sendable, Equatable {
   public var arenaSize = 1_048_576
   public var classCount: Int { smallThreshold / alignment }
 
+  /// Alignment owed to requests of at most 8 bytes: pymalloc 16 (its smallest class is 16 bytes),
+  /// mimalloc 8 (its bin 1 holds 8-byte blocks; `MI_MAX_ALIGN_SIZE` applies from 9 bytes up).
+  public var tinyAlignment = 16
+
   public init() {}
   public static let pymalloc = SmallObjectGeometry()
+  /// mimalloc 2.1.2, 64-bit release: only the alignment facts matter (the pool fields are pymalloc's and
+  /// the rules that use them are off in the heaps family).
+  public static let mimalloc: SmallObjectGeometry = {
+    var g = SmallObjectGeometry()
+    g.tinyAlignment = 8
+    return g
+  }()
+
+  /// The alignment every result for an n-byte request must have.
+  public func requiredAlignment(_ n: UInt64) -> Int { n <= 8 ? tinyAlignment : alignment }
 
   /// Is a request of n bytes one that the pools serve?
   public func isSmall(_ n: UInt64) -> Bool { n >= 1 && n <= UInt64(smallThreshold) }

@@ -31,10 +31,10 @@ private func randomProgram(seed: UInt64, ops: Int = 200) -> Program {
 /// Bytes an op asks for: its size, or count × size for calloc (saturating).
 private func requestedBytes(_ op: Op) -> UInt64 {
   switch op {
-  case .malloc(let size), .realloc(_, let size): size
+  case .malloc(let size), .realloc(_, let size), .heapMalloc(_, let size), .heapMallocAligned(_, let size, _): size
   case .calloc(let count, let size):
     count.multipliedReportingOverflow(by: size).overflow ? .max : count * size
-  case .free: 0
+  default: 0
   }
 }
 

@@ -38,13 +38,14 @@ extension Executor {
     return nil
   }
 
-  /// O4 over every live block.
+  /// O4 over every live block; in the heaps family also H1 and H6's lower bound.
   func sweep(opIndex i: Int) -> Violation? {
-    guard rules.contains(.canary) else { return nil }
-    for b in live.all {
-      if let v = ContentRules.canary(opIndex: i, b, adapter.read(b.address, count: b.length)) { return v }
+    if rules.contains(.canary) {
+      for b in live.all {
+        if let v = ContentRules.canary(opIndex: i, b, adapter.read(b.address, count: b.length)) { return v }
+      }
     }
-    return nil
+    return heapSweep(i)
   }
 
   func invariants(_ i: Int) -> Violation? {

@@ -12,13 +12,13 @@ extension Executor {
       let before = adapter.injectedFaults
       let a = adapter.malloc(n)
       return allocated(i, id: id!, kind: .malloc, requested: n, address: a, fault: adapter.injectedFaults > before,
-                       text: "p\(id!) = malloc(\(n))")
+                       home: memHome, text: "p\(id!) = malloc(\(n))")
     case .calloc(let c, let s):
       let (product, overflow) = c.multipliedReportingOverflow(by: s)
       let before = adapter.injectedFaults
       let a = adapter.calloc(c, s)
       return allocated(i, id: id!, kind: .calloc(count: c, size: s), requested: overflow ? .max : product, address: a,
-                       fault: adapter.injectedFaults > before, text: "p\(id!) = calloc(\(c), \(s))")
+                       fault: adapter.injectedFaults > before, home: memHome, text: "p\(id!) = calloc(\(c), \(s))")
     case .realloc(let ref, let n):
       return reallocate(i, ref, n, id: id!)
     case .free(let ref):
@@ -28,15 +28,20 @@ extension Executor {
         return nil
       }
       return freeBlock(i, b, teardown: false)
+    default:
+      preconditionFailure("step: \(op.kind.name) is a heaps-family op (heapStep runs it)")
     }
   }
+
+  /// Heaps family: the current thread's mem (backing) heap; nil in the pymalloc family.
+  var memHome: HeapIdentity? { heaps == nil ? nil : .tagged(thread: statics.current, tag: HeapTag.mem.rawValue) }
 
   mutating func freeBlock(_ i: Int, _ b: ModelBlock, teardown: Bool) -> Violation? {
     if let v = touch(i, b) { return v }
     adapter.free(b.address)
     live.remove(id: b.id)
     touchedAddress = b.address
-    record(i, "free(p\(b.id))" + (teardown ? "  # teardown" : ""), "ok")
+    record(i, "free(p\(b.id))" + (teardown ? "  # teardown" : "") + threadNote, "ok")
     return nil
   }
 
@@ -49,15 +54,17 @@ extension Executor {
   }
 
   mutating func allocated(_ i: Int, id: Int, kind: AllocationFacts.Kind, requested: UInt64, address: Int?, fault: Bool,
-                          text: String) -> Violation? {
-    let facts = AllocationFacts(opIndex: i, kind: kind, requested: requested, address: address,
+                          home: HeapIdentity? = nil, alignment: UInt64? = nil, text: String) -> Violation? {
+    var facts = AllocationFacts(opIndex: i, kind: kind, requested: requested, address: address,
                                 usable: address.map { adapter.usableSize($0) },
                                 servedSmall: address.map { adapter.ownsSmall($0) } ?? false, faultFired: fault)
-    record(i, text, describe(facts))
+    facts.alignment = alignment
+    record(i, text + threadNote, describe(facts))
     if let v = allocationRules(facts) { return v }
     guard let a = address, requested <= UInt64(Int.max) else { return nil }
-    let block = ModelBlock(id: id, address: a, requested: requested,
+    var block = ModelBlock(id: id, address: a, requested: requested,
                            canarySeed: Canary.seed(forBlock: id, runSeed: config.runSeed), small: facts.servedSmall)
+    block.home = home
     if case .calloc = kind, rules.contains(.callocZeroed),
        let v = ContentRules.callocZeroed(opIndex: i, id: id, adapter.read(a, count: block.length)) {
       return v
@@ -65,7 +72,7 @@ extension Executor {
     live.insert(block)
     adapter.write(a, Canary.bytes(seed: block.canarySeed, to: block.length))
     touchedAddress = a
-    return nil
+    return membership(i, block)
   }
 
   mutating func reallocate(_ i: Int, _ ref: BlockRef?, _ n: UInt64, id: Int) -> Violation? {
@@ -77,7 +84,7 @@ extension Executor {
                                 usable: a.map { adapter.usableSize($0) },
                                 servedSmall: a.map { adapter.ownsSmall($0) } ?? false,
                                 faultFired: adapter.injectedFaults > before)
-    record(i, "p\(id) = realloc(\(ref.map { "p\($0.id)" } ?? "NULL"), \(n))", describe(facts))
+    record(i, "p\(id) = realloc(\(ref.map { "p\($0.id)" } ?? "NULL"), \(n))" + threadNote, describe(facts))
     guard let a else {
       if rules.contains(.nilOnlyWhereAllowed), let v = AllocationRules.nilOnlyWhereAllowed(facts) { return v }
       if let old { live.rename(id: old.id, to: id) }  // on failure the new name holds the old block
@@ -88,8 +95,10 @@ extension Executor {
     guard n <= UInt64(Int.max) else { return nil }
     let seed = old?.canarySeed ?? Canary.seed(forBlock: id, runSeed: config.runSeed)
     let inPlace = old.map { $0.address == a && $0.small && facts.servedSmall } ?? false
-    let block = ModelBlock(id: id, address: a, requested: n, canarySeed: seed, small: facts.servedSmall,
+    var block = ModelBlock(id: id, address: a, requested: n, canarySeed: seed, small: facts.servedSmall,
                            classRequest: inPlace ? old!.classRequest : n)
+    // A block resized in place stays in its heap; a moved one lands in the current thread's mem heap.
+    block.home = old.map { $0.address == a } == true ? old!.home : memHome
     var kept = 0
     if let old {
       if rules.contains(.reallocFreesOld),
@@ -106,7 +115,7 @@ extension Executor {
     live.insert(block)
     adapter.write(a + kept, Canary.bytes(seed: seed, from: kept, to: block.length))
     touchedAddress = a
-    return nil
+    return membership(i, block)
   }
 
   /// O8, O1, O12, O3, O2 on one allocation result, in that order.
@@ -122,6 +131,7 @@ extension Executor {
 
   func describe(_ f: AllocationFacts) -> String {
     guard let a = f.address else { return f.faultFired ? "→ NULL (injected fault)" : "→ NULL" }
+    if heaps != nil { return "→ \(hexString(a)) usable \(f.usable ?? 0)" }
     guard f.servedSmall else { return "→ \(hexString(a)) raw" }
     let g = config.oracle.geometry
     return "→ \(hexString(a)) pool \(hexString(a & ~(g.poolSize - 1))) +\(a & (g.poolSize - 1))"

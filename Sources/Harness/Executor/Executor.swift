@@ -26,16 +26,24 @@ public struct ExecutorConfig: Sendable {
 
 public struct Executor {
   let adapter: AllocatorAdapter
+  /// The same adapter when it has threads and heaps (heaps family), else nil.
+  let heaps: HeapsAdapter?
   let config: ExecutorConfig
+  /// The program's static state (current thread, live threads and heaps); see ``ProgramState``.
+  var statics = ProgramState()
   var rules: Set<RuleID> { config.oracle.rules }
   var live = LiveBlocks()
   var trace: [TraceLine] = []
   var ops = 0
 
   /// Resets `adapter`, runs `program` on it and returns the verdict.
+  ///
+  /// Preconditions: `program` is valid, and uses heaps-family ops only if `adapter` is a ``HeapsAdapter``.
   public static func run(_ program: Program, on adapter: AllocatorAdapter, config: ExecutorConfig = .init()) -> Verdict {
+    precondition(program.isPymallocFamily || adapter is HeapsAdapter,
+                 "a heaps-family program needs an allocator with threads and heaps; \(adapter.name) has none")
     adapter.reset()
-    var e = Executor(adapter: adapter, config: config)
+    var e = Executor(adapter: adapter, heaps: adapter as? HeapsAdapter, config: config)
     let violation = e.runAll(program)
     return Verdict(violation: violation, trace: e.trace, opsExecuted: e.ops)
   }
@@ -44,24 +52,28 @@ public struct Executor {
     var nextID = 0
     for (i, op) in program.ops.enumerated() {
       ops += 1
-      let defined: Int?
-      switch op {
-      case .free: defined = nil
-      default: defined = nextID; nextID += 1
+      var defined: Int? = nil
+      if op.isAllocating {
+        defined = nextID
+        nextID += 1
       }
-      if let v = step(i, op, defines: defined) { return v }
+      let v = op.kind.isPymallocKind ? step(i, op, defines: defined) : heapStep(i, op, defines: defined)
+      do { try statics.apply(op, at: i) } catch { preconditionFailure("Executor.run: invalid program: \(error)") }
+      if let v { return v }
       if let v = afterOp(i, touched: touchedAddress) { return v }
     }
     let end = program.ops.count
     if let v = sweep(opIndex: max(end - 1, 0)) { return v }
     guard config.teardown else { return finalChecks(opIndex: max(end - 1, 0)) }
-    for (k, b) in live.all.sorted(by: { $0.id < $1.id }).enumerated() {
+    let held = live.all.sorted(by: { $0.id < $1.id })
+    for (k, b) in held.enumerated() {
       ops += 1
       let i = end + k
       if let v = freeBlock(i, b, teardown: true) { return v }
       if let v = afterOp(i, touched: b.address) { return v }
     }
-    return finalChecks(opIndex: end + max(live.count, 0))
+    if heaps != nil, let v = settledChecks(opIndex: end + held.count) { return v }
+    return finalChecks(opIndex: end + held.count)
   }
 
   private mutating func finalChecks(opIndex: Int) -> Violation? {

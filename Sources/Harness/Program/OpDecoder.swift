@@ -1,5 +1,6 @@
 // OpDecoder.swift — the only place fuzz bytes become ops: ``OpDecoder/decodePymalloc(_:maxOps:)`` turns
-// any byte string into a valid ``Program`` of the "pymalloc family v1" format. It never rejects input:
+// any byte string into a valid ``Program`` of the "pymalloc family v1" format, and
+// ``OpDecoder/decodeHeaps(_:maxOps:)`` into one of the "heaps family v1" format (logical threads and heaps). It never rejects input:
 // reads past the end count as 0, tags ignore their upper six bits, and refs are taken modulo the live
 // count, so a free uses up its pointer the way Hypothesis's `consumes` does. The inverse is ``OpEncoder``;
 // the byte layout is drawn in Documentation/ProgramFormat.md and frozen there.
@@ -51,11 +52,105 @@ public enum OpDecoder {
         op = .realloc(old, size: size())
       case .free:
         op = .free(ref())
+      default:
+        preconditionFailure("tag & 3 is always a pymalloc kind")
       }
       if let used = op.usedRef { live.remove(used.id) }
       if op.isAllocating { live.appendNext() }
       ops.append(op)
     }
     return Program(ops)
+  }
+
+  /// Decodes `bytes` as the heaps family v1 (Documentation/ProgramFormat.md): the tag's low four bits
+  /// are the ``Op/Kind`` raw value. Operands that must name something pick it modulo what exists:
+  ///
+  ///     thread byte     live threads in id order
+  ///     heap byte       mem, object, gc, gc_pre, then the current thread's live heap_new heaps
+  ///                     (heap_destroy / heap_delete: the heap_new heaps only)
+  ///     force byte      bit 0
+  ///     alignment       b < 0x40: 1 << (b % 26); otherwise a size field follows with the exact value
+  ///
+  /// An op that cannot be valid where it stands decodes as a neighbour that can: `exit` on t0 and a
+  /// `spawn` at the live-thread limit become `quiescent`, `heap_destroy`/`heap_delete` with no heap_new
+  /// heap on the current thread become `heap_new`, and a `heap_new` beyond the per-thread heap limit
+  /// becomes `quiescent`. Total: every byte string gives a valid program.
+  public static func decodeHeaps(_ bytes: some Collection<UInt8>, maxOps: Int = Int.max) -> Program {
+    let opLimit = max(maxOps, 0)
+    var input = bytes.makeIterator()
+    var live = Program.LiveList(capacity: min(bytes.count, opLimit))
+    var state = ProgramState()
+    var ops: [Op] = []
+
+    func nextByte() -> UInt8 { input.next() ?? 0 }
+    func size() -> UInt64 { SizeTable.decodeSizeField(nextByte) }
+    func ref() -> BlockRef? {
+      let v = UInt16(nextByte()) | UInt16(nextByte()) << 8
+      guard v != nullRef, !live.isEmpty else { return nil }
+      return BlockRef(live.id(at: Int(v) % live.count))
+    }
+    func heap() -> HeapRef {
+      let mine = state.liveHeaps(ownedBy: state.current)
+      let choice = Int(nextByte()) % (HeapTag.allCases.count + mine.count)
+      return choice < HeapTag.allCases.count ? .tagged(HeapTag.allCases[choice]) : .made(mine[choice - HeapTag.allCases.count])
+    }
+    func madeHeap() -> HeapRef? {
+      let mine = state.liveHeaps(ownedBy: state.current)
+      let b = Int(nextByte())
+      return mine.isEmpty ? nil : .made(mine[b % mine.count])
+    }
+    func canMakeHeap() -> Bool { state.liveHeaps(ownedBy: state.current).count < ProgramState.maxLiveHeapsPerThread }
+    func alignment() -> UInt64 {
+      let b = nextByte()
+      return b < 0x40 ? 1 << UInt64(b % 26) : size()
+    }
+
+    while ops.count < opLimit, let tag = input.next() {
+      let op: Op
+      switch Op.Kind(rawValue: tag & 15)! {
+      case .malloc: op = .malloc(size: size())
+      case .calloc:
+        let count = size()
+        op = .calloc(count: count, size: size())
+      case .realloc:
+        let old = ref()
+        op = .realloc(old, size: size())
+      case .free: op = .free(ref())
+      case .spawn: op = state.liveThreadCount < ProgramState.maxLiveThreads ? .spawn : .quiescent
+      case .switchThread:
+        let threads = state.liveThreads
+        op = .switchThread(ThreadRef(threads[Int(nextByte()) % threads.count]))
+      case .exitThread: op = state.current == 0 ? .quiescent : .exitThread
+      case .heapNew: op = canMakeHeap() ? .heapNew : .quiescent
+      case .heapDestroy: op = madeHeap().map { .heapDestroy($0) } ?? (canMakeHeap() ? .heapNew : .quiescent)
+      case .heapDelete: op = madeHeap().map { .heapDelete($0) } ?? (canMakeHeap() ? .heapNew : .quiescent)
+      case .heapCollect:
+        let h = heap()
+        op = .heapCollect(h, force: nextByte() & 1 == 1)
+      case .heapVisit: op = .heapVisit(heap())
+      case .heapMalloc:
+        let h = heap()
+        op = .heapMalloc(h, size: size())
+      case .heapMallocAligned:
+        let h = heap()
+        let n = size()
+        op = .heapMallocAligned(h, size: n, alignment: alignment())
+      case .collect: op = .collect(force: nextByte() & 1 == 1)
+      case .quiescent: op = .quiescent
+      }
+      Self.track(op, state: &state, live: &live, index: ops.count)
+      ops.append(op)
+    }
+    return Program(ops)
+  }
+
+  /// Applies a valid `op` to the decoder's (or encoder's) state and live list: consumed blocks leave the
+  /// list (a destroyed heap's with it), a defined block joins it.
+  static func track(_ op: Op, state: inout ProgramState, live: inout Program.LiveList, index: Int) {
+    let dying = op.kind == .heapDestroy ? state.blocksByHome[.made(op.usedHeap!.madeID!)] ?? [] : []
+    do { try state.apply(op, at: index) } catch { preconditionFailure("heaps codec built an invalid op: \(error)") }
+    if let used = op.usedRef { live.remove(used.id) }
+    for b in dying.sorted() { live.remove(b) }
+    if op.isAllocating { live.appendNext() }
   }
 }

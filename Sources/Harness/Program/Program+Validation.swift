@@ -1,48 +1,81 @@
 // Program+Validation.swift — the validity rule of ``Program`` as a checker: ``Program/validate()`` and
-// its typed error ``ProgramError``. Valid iff every ref names an id defined by an earlier op and not yet
-// consumed (by a free or a realloc). The decoder and the removals produce only valid programs; the
-// tests and the shrinker use this checker to prove it.
+// its typed error ``ProgramError``. A program is valid iff ``ProgramState/apply(_:at:)`` accepts every op
+// in order: every block ref names a live block, thread and heap operands name live threads and heaps the
+// current thread may use. The decoders and the removals produce only valid programs; the tests and the
+// shrinker use this checker to prove it.
 
 /// Why a program is invalid: the first offending op and the rule it breaks.
 public struct ProgramError: Error, Hashable, Sendable, CustomStringConvertible {
   public enum Kind: Hashable, Sendable {
     /// The ref names an id that no earlier op defined.
     case undefinedRef(BlockRef)
-    /// The ref names an id that the op at `consumedAt` already freed or realloc'd.
+    /// The ref names an id that the op at `consumedAt` already freed, realloc'd or destroyed with its heap.
     case consumedRef(BlockRef, consumedAt: Int)
+    /// A thread no earlier `spawn` defined.
+    case undefinedThread(ThreadRef)
+    /// A thread that exited at op `exitedAt`.
+    case deadThread(ThreadRef, exitedAt: Int)
+    /// `exit` while t0 is current; the main thread never exits.
+    case exitOfMainThread
+    /// A `spawn` beyond the live-thread limit.
+    case tooManyThreads(Int)
+    /// A `heap_new` beyond the per-thread limit of live first-class heaps.
+    case tooManyHeaps(Int)
+    /// A first-class heap no earlier `heap_new` defined.
+    case undefinedHeap(Int)
+    /// A first-class heap destroyed, deleted or orphaned by its thread's exit at op `endedAt`.
+    case deadHeap(Int, endedAt: Int)
+    /// A first-class heap used by a thread other than the one that made it.
+    case notHeapOwner(heap: Int, owner: ThreadRef, current: ThreadRef)
+    /// heap_destroy / heap_delete of a tagged heap (only heap_new heaps can end).
+    case notFirstClass(HeapRef)
   }
 
   /// Index (0-based) of the offending op in ``Program/ops``.
   public var opIndex: Int
   public var kind: Kind
 
-  public var description: String {
+  public init(opIndex: Int, kind: Kind) {
+    self.opIndex = opIndex
+    self.kind = kind
+  }
+
+  public var description: String { "op \(opIndex): \(message)" }
+
+  /// The reason alone, without position.
+  public var message: String {
     switch kind {
     case .undefinedRef(let ref):
-      "op \(opIndex): \(ref) is used before any op defines it"
+      "\(ref) is used before any op defines it"
     case .consumedRef(let ref, let consumedAt):
-      "op \(opIndex): \(ref) is used after op \(consumedAt) consumed it (free or realloc)"
+      "\(ref) is used after op \(consumedAt) consumed it (free, realloc or heap_destroy)"
+    case .undefinedThread(let t):
+      "\(t) is used before any spawn defines it"
+    case .deadThread(let t, let exitedAt):
+      "\(t) is used after it exited at op \(exitedAt)"
+    case .exitOfMainThread:
+      "exit on t0: the main thread never exits"
+    case .tooManyThreads(let limit):
+      "spawn would make more than \(limit) live threads"
+    case .tooManyHeaps(let limit):
+      "heap_new would give the current thread more than \(limit) live heaps"
+    case .undefinedHeap(let h):
+      "h\(h) is used before any heap_new defines it"
+    case .deadHeap(let h, let endedAt):
+      "h\(h) is used after op \(endedAt) ended it (destroy, delete or its thread's exit)"
+    case .notHeapOwner(let h, let owner, let current):
+      "h\(h) belongs to \(owner) but \(current) is current; only the creating thread may use a heap"
+    case .notFirstClass(let h):
+      "\(h) is a thread's own heap; only heap_new heaps can be destroyed or deleted"
     }
   }
 }
 
 extension Program {
-  /// Throws the first violation of the id rule, scanning ops in order.
+  /// Throws the first violation of the validity rule, scanning ops in order.
   public func validate() throws(ProgramError) {
-    var defined = 0
-    var consumedAt: [BlockRef: Int] = [:]
-    for (index, op) in ops.enumerated() {
-      if let ref = op.usedRef {
-        guard ref.id >= 0, ref.id < defined else {
-          throw ProgramError(opIndex: index, kind: .undefinedRef(ref))
-        }
-        if let earlier = consumedAt[ref] {
-          throw ProgramError(opIndex: index, kind: .consumedRef(ref, consumedAt: earlier))
-        }
-        consumedAt[ref] = index
-      }
-      if op.isAllocating { defined += 1 }
-    }
+    var state = ProgramState()
+    for (index, op) in ops.enumerated() { try state.apply(op, at: index) }
   }
 
   /// True iff ``validate()`` does not throw.
@@ -50,4 +83,7 @@ extension Program {
     do { try validate() } catch { return false }
     return true
   }
+
+  /// True iff the program uses only the pymalloc family's ops (malloc, calloc, realloc, free).
+  public var isPymallocFamily: Bool { ops.allSatisfy { $0.kind.isPymallocKind } }
 }

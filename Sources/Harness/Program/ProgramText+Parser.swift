@@ -1,10 +1,16 @@
-// ProgramText+Parser.swift — the grammar of one op line of the text form, and the name table that maps
-// human block names to canonical ids: `ProgramText.Parser`. ``ProgramText/parseDocument(_:)`` feeds it
-// every line that is not blank, the header or a comment. Errors are ``ProgramTextError``.
+// ProgramText+Parser.swift — the grammar of one op line of the text form, and the name tables that map
+// human names to canonical ids: `ProgramText.Parser`. ``ProgramText/parseDocument(_:)`` feeds it every
+// line that is not blank, the header or a comment. Thread and heap rules are checked by ``ProgramState``;
+// every error is a ``ProgramTextError`` with its line.
 //
-//     line  := [name "=" ] call [ "#" comment ]        (spaces and tabs anywhere between tokens)
+//     line  := [ name "=" ] call [ "#" comment ]      (spaces and tabs anywhere between tokens)
 //     call  := "malloc(" num ")" | "calloc(" num "," num ")" | "realloc(" ref "," num ")" | "free(" ref ")"
-//     ref   := name | "NULL"          name := "p" digits          num := digits | "0x" hexdigits
+//            | "spawn()" | "thread(" thread ")" | "exit()" | "heap_new()" | "heap_destroy(" heap ")"
+//            | "heap_delete(" heap ")" | "heap_collect(" heap [ "," "force" ] ")" | "heap_visit(" heap ")"
+//            | "heap_malloc(" heap "," num ")" | "heap_malloc_aligned(" heap "," num "," num ")"
+//            | "collect(" [ "force" ] ")" | "quiescent()"
+//     ref   := "p" digits | "NULL"    thread := "t" digits    heap := "h" digits | "mem" | "object" | "gc" | "gc_pre"
+//     num   := digits | "0x" hexdigits
 
 extension ProgramText {
   /// Accumulates ops line by line; names are bound to ids in definition order.
@@ -17,7 +23,11 @@ extension ProgramText {
 
     private(set) var ops: [Op] = []
     private var names: [String: Binding] = [:]
+    /// Thread and heap names: canonical id and defining line (t0 is predefined, "line 0").
+    private var threadNames: [String: (id: Int, line: Int)] = ["t0": (0, 0)]
+    private var heapNames: [String: (id: Int, line: Int)] = [:]
     private var nextID = 0
+    private var state = ProgramState()
 
     /// Parses one op line and appends its op. Nothing is bound or consumed if the line throws.
     mutating func parseOpLine(_ line: String, lineNumber: Int) throws(ProgramTextError) {
@@ -26,20 +36,26 @@ extension ProgramText {
         ProgramTextError(line: lineNumber, text: line, kind: kind)
       }
 
-      // `pN = op(` or `op(`.
+      // `name = op(` or `op(`.
       var word = scan.word()
       var definedName: String?
       if scan.take("=") {
-        guard isBlockName(word) else { throw fail(.badName(word)) }
+        guard isBlockName(word) || isName(word, prefix: "t") || isName(word, prefix: "h") else { throw fail(.badName(word)) }
         if let earlier = names[word] { throw fail(.redefinition(word, firstLine: earlier.definedOnLine)) }
+        if let earlier = threadNames[word] ?? heapNames[word] { throw fail(.redefinition(word, firstLine: earlier.line)) }
         definedName = word
         word = scan.word()
       }
       guard let kind = Op.Kind.allCases.first(where: { $0.name == word }) else {
         throw fail(word.isEmpty ? .expected("an op name", found: scan.rest) : .unknownOp(word))
       }
-      if kind.isAllocating, definedName == nil { throw fail(.missingName(kind)) }
-      if !kind.isAllocating, let definedName { throw fail(.unexpectedName(definedName)) }
+      let definesSomething = kind.isAllocating || kind == .spawn || kind == .heapNew
+      if definesSomething, definedName == nil { throw fail(.missingName(kind)) }
+      if !definesSomething, let definedName { throw fail(.unexpectedName(definedName, kind: kind)) }
+      if let definedName {
+        let prefix: Character = kind == .spawn ? "t" : kind == .heapNew ? "h" : "p"
+        guard definedName.first == prefix else { throw fail(.badName(definedName)) }
+      }
       guard scan.take("(") else { throw fail(.expected("\"(\" after \(kind.name)", found: scan.rest)) }
 
       // Operands, in source order; refs are resolved but not consumed until the line is complete.
@@ -61,8 +77,33 @@ extension ProgramText {
         if let consumed = binding.consumedOnLine { throw fail(.useAfterConsume(token, consumedOnLine: consumed)) }
         return (token, binding.id)
       }
+      func thread() throws(ProgramTextError) -> ThreadRef {
+        let token = scan.word()
+        guard isName(token, prefix: "t") else {
+          throw fail(token.isEmpty ? .expected("a thread name t<digits>", found: scan.rest) : .badName(token))
+        }
+        guard let id = threadNames[token]?.id else { throw fail(.useBeforeDefinition(token)) }
+        return ThreadRef(id)
+      }
+      func heap() throws(ProgramTextError) -> HeapRef {
+        let token = scan.word()
+        if let tag = HeapTag.allCases.first(where: { $0.description == token }) { return .tagged(tag) }
+        guard isName(token, prefix: "h") else {
+          throw fail(token.isEmpty ? .expected("a heap (h<digits>, mem, object, gc or gc_pre)", found: scan.rest) : .badName(token))
+        }
+        guard let id = heapNames[token]?.id else { throw fail(.useBeforeDefinition(token)) }
+        return .made(id)
+      }
       func comma() throws(ProgramTextError) {
         guard scan.take(",") else { throw fail(.expected("\",\"", found: scan.rest)) }
+      }
+      /// An optional `force` word (after a comma when `afterComma`).
+      func force(afterComma: Bool) throws(ProgramTextError) -> Bool {
+        if afterComma, !scan.take(",") { return false }
+        let token = scan.word()
+        if token == "force" { return true }
+        if token.isEmpty && !afterComma { return false }
+        throw fail(.expected("force", found: token.isEmpty ? scan.rest : token))
       }
 
       let op: Op
@@ -81,22 +122,57 @@ extension ProgramText {
       case .free:
         used = try ref()
         op = .free(used.map { BlockRef($0.id) })
+      case .spawn: op = .spawn
+      case .switchThread: op = .switchThread(try thread())
+      case .exitThread: op = .exitThread
+      case .heapNew: op = .heapNew
+      case .heapDestroy: op = .heapDestroy(try heap())
+      case .heapDelete: op = .heapDelete(try heap())
+      case .heapCollect:
+        let h = try heap()
+        op = .heapCollect(h, force: try force(afterComma: true))
+      case .heapVisit: op = .heapVisit(try heap())
+      case .heapMalloc:
+        let h = try heap()
+        try comma()
+        op = .heapMalloc(h, size: try number())
+      case .heapMallocAligned:
+        let h = try heap()
+        try comma()
+        let size = try number()
+        try comma()
+        op = .heapMallocAligned(h, size: size, alignment: try number())
+      case .collect: op = .collect(force: try force(afterComma: false))
+      case .quiescent: op = .quiescent
       }
       guard scan.take(")") else { throw fail(.expected("\")\"", found: scan.rest)) }
       let rest = scan.rest
       guard rest.isEmpty || rest.hasPrefix("#") else { throw fail(.trailingJunk(rest)) }
+      do { try state.apply(op, at: ops.count) } catch { throw fail(.invalid(error.message)) }
 
       if let used { names[used.name]?.consumedOnLine = lineNumber }
+      if op.kind == .heapDestroy {  // the heap's blocks die with it
+        for (name, binding) in names where binding.consumedOnLine == nil && !state.isLive(block: binding.id) {
+          names[name]?.consumedOnLine = lineNumber
+        }
+      }
       if let definedName {
-        names[definedName] = Binding(id: nextID, definedOnLine: lineNumber)
-        nextID += 1
+        switch kind {
+        case .spawn: threadNames[definedName] = (state.threadAlive.count - 1, lineNumber)
+        case .heapNew: heapNames[definedName] = (state.heapOwner.count - 1, lineNumber)
+        default:
+          names[definedName] = Binding(id: nextID, definedOnLine: lineNumber)
+          nextID += 1
+        }
       }
       ops.append(op)
     }
 
-    private func isBlockName(_ token: String) -> Bool {
-      token.count > 1 && token.first == "p" && token.dropFirst().allSatisfy { ("0"..."9").contains($0) }
+    private func isName(_ token: String, prefix: Character) -> Bool {
+      token.count > 1 && token.first == prefix && token.dropFirst().allSatisfy { ("0"..."9").contains($0) }
     }
+
+    private func isBlockName(_ token: String) -> Bool { isName(token, prefix: "p") }
 
     /// nil: not a number; `.some(nil)`: a well-formed number above UInt64.max.
     static func parseNumber(_ token: String) -> UInt64?? {

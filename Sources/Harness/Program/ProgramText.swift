@@ -7,6 +7,9 @@
 //     # family: pymalloc
 //     p0 = malloc(24)
 //     free(p0)
+//
+// The heaps family adds lines such as `t1 = spawn()`, `thread(t1)`, `h0 = heap_new()`,
+// `p1 = heap_malloc(h0, 24)`, `heap_destroy(h0)`, `exit()` (grammar in ProgramText+Parser.swift).
 
 /// Render and parse the text form. `parse(render(p)) == p` for every valid program `p`.
 public enum ProgramText {
@@ -33,8 +36,13 @@ public enum ProgramText {
         lines.append(line.hasPrefix("#") ? String(line) : "# \(line)")
       }
     }
-    for (op, id) in zip(program.ops, program.definedIDs) {
-      lines.append(renderLine(op, definedID: id))
+    var blocks = 0, threads = 1, heaps = 0
+    for op in program.ops {
+      var name: String?
+      if op.isAllocating { name = "p\(blocks)"; blocks += 1 }
+      if op.definesThread { name = "t\(threads)"; threads += 1 }
+      if op.definesHeap { name = "h\(heaps)"; heaps += 1 }
+      lines.append(renderLine(op, definedName: name))
     }
     return lines.joined(separator: "\n") + "\n"
   }
@@ -42,15 +50,32 @@ public enum ProgramText {
   /// One op in canonical spelling: `p3 = realloc(p1, 100)`, `free(NULL)`. `definedID` is the id the
   /// op defines (nil for free; an allocating op rendered without one omits the `pN = ` part).
   public static func renderLine(_ op: Op, definedID: BlockRef?) -> String {
+    renderLine(op, definedName: op.isAllocating ? definedID?.description : nil)
+  }
+
+  /// One op in canonical spelling, with `definedName = ` in front when given (`p3`, `t1`, `h0`).
+  public static func renderLine(_ op: Op, definedName: String?) -> String {
     let call =
       switch op {
       case .malloc(let size): "malloc(\(size))"
       case .calloc(let count, let size): "calloc(\(count), \(size))"
       case .realloc(let ref, let size): "realloc(\(refText(ref)), \(size))"
       case .free(let ref): "free(\(refText(ref)))"
+      case .spawn: "spawn()"
+      case .switchThread(let t): "thread(\(t))"
+      case .exitThread: "exit()"
+      case .heapNew: "heap_new()"
+      case .heapDestroy(let h): "heap_destroy(\(h))"
+      case .heapDelete(let h): "heap_delete(\(h))"
+      case .heapCollect(let h, let force): force ? "heap_collect(\(h), force)" : "heap_collect(\(h))"
+      case .heapVisit(let h): "heap_visit(\(h))"
+      case .heapMalloc(let h, let size): "heap_malloc(\(h), \(size))"
+      case .heapMallocAligned(let h, let size, let alignment): "heap_malloc_aligned(\(h), \(size), \(alignment))"
+      case .collect(let force): force ? "collect(force)" : "collect()"
+      case .quiescent: "quiescent()"
       }
-    guard let definedID, op.isAllocating else { return call }
-    return "\(definedID) = \(call)"
+    guard let definedName else { return call }
+    return "\(definedName) = \(call)"
   }
 
   static func refText(_ ref: BlockRef?) -> String { ref.map(\.description) ?? "NULL" }

@@ -24,12 +24,14 @@ public struct ProgramTextError: Error, Hashable, Sendable, CustomStringConvertib
     case redefinition(String, firstLine: Int)
     /// An allocating op is written without `pN = `.
     case missingName(Op.Kind)
-    /// `free` is written with `pN = `; it returns nothing.
-    case unexpectedName(String)
+    /// An op that returns nothing (free, thread, heap_destroy, …) is written with `name = `.
+    case unexpectedName(String, kind: Op.Kind)
     /// Generic syntax error: `expected` was needed where `found` is.
     case expected(String, found: String)
     /// Text after the closing parenthesis that is neither blank nor a `#` comment.
     case trailingJunk(String)
+    /// The op breaks a thread or heap rule of ``ProgramState`` (the message says which).
+    case invalid(String)
   }
 
   /// 1-based line number in the parsed text.
@@ -48,7 +50,7 @@ public struct ProgramTextError: Error, Hashable, Sendable, CustomStringConvertib
     case .missingHeader:
       "expected the header \"\(ProgramText.header)\" as the first non-blank line"
     case .unknownOp(let name):
-      "unknown op \"\(name)\"; expected malloc, calloc, realloc or free"
+      "unknown op \"\(name)\"; expected malloc, calloc, realloc or free (heaps family: spawn, thread, exit, heap_new, heap_destroy, heap_delete, heap_collect, heap_visit, heap_malloc, heap_malloc_aligned, collect, quiescent)"
     case .badNumber(let token):
       "bad number \"\(token)\"; expected decimal digits or 0x followed by hex digits"
     case .overflow(let token):
@@ -62,11 +64,13 @@ public struct ProgramTextError: Error, Hashable, Sendable, CustomStringConvertib
     case .redefinition(let name, let firstLine):
       "\(name) is already defined on line \(firstLine); expected a fresh name"
     case .missingName(let kind):
-      "\(kind.name) returns a block; expected \"pN = \(kind.name)(…)\""
-    case .unexpectedName(let name):
-      "free returns nothing; expected \"free(…)\" without \"\(name) = \""
+      "\(kind.name) returns \(kind == .spawn ? "a thread" : kind == .heapNew ? "a heap" : "a block"); expected \"\(kind == .spawn ? "tN" : kind == .heapNew ? "hN" : "pN") = \(kind.name)(…)\""
+    case .unexpectedName(let name, let kind):
+      "\(kind.name) returns nothing; expected \"\(kind.name)(…)\" without \"\(name) = \""
     case .expected(let expected, let found):
       "expected \(expected), found \(found.isEmpty ? "end of line" : "\"\(found)\"")"
+    case .invalid(let message):
+      message
     case .trailingJunk(let rest):
       "trailing text \"\(rest)\" after the call; expected end of line or a # comment"
     }

@@ -103,7 +103,9 @@ public struct Shrinker {
       }
     }
 
-    /// Pass 3. Each swap keeps an allocating op allocating, so no id moves.
+    /// Pass 3. Each swap keeps an allocating op allocating, so no id moves. A swap that changes which heap
+    /// holds a block can make a later heap op invalid; the candidate is then repaired (see
+    /// ``Program/repaired()``), which only ever drops ops.
     mutating func simplifyOps(_ stillFails: (Program) -> Bool) {
       for index in current.ops.indices where !exhausted {
         let simpler: Op
@@ -114,12 +116,17 @@ public struct Shrinker {
           simpler = .malloc(size: bytes)
         case .realloc(_, let size):
           simpler = .malloc(size: size)
-        case .malloc, .free:
+        case .heapMallocAligned(let h, let size, _):
+          simpler = .heapMalloc(h, size: size)
+        case .heapMalloc(_, let size):
+          simpler = .malloc(size: size)
+        default:
           continue
         }
+        guard index < current.ops.count else { break }
         var candidate = current
         candidate.ops[index] = simpler
-        _ = attempt(candidate, stillFails)
+        _ = attempt(candidate.isValid ? candidate : candidate.repaired(), stillFails)
       }
     }
 
@@ -182,6 +189,15 @@ extension Program {
         key.complexity += ref == nil ? 1 : 2
       case .free(let ref):
         key.complexity += ref == nil ? 0 : 1
+      case .heapMalloc(let h, let size):
+        key.requestedBytes = saturatingSum(key.requestedBytes, UInt128(size))
+        key.complexity += h.madeID == nil ? 1 : 2
+      case .heapMallocAligned(let h, let size, _):
+        key.requestedBytes = saturatingSum(key.requestedBytes, UInt128(size))
+        key.complexity += h.madeID == nil ? 2 : 3
+      case .spawn, .switchThread, .exitThread, .heapNew, .heapDestroy, .heapDelete, .heapCollect, .heapVisit, .collect,
+        .quiescent:
+        key.complexity += 1
       }
       key.fieldSum += op.fields.reduce(UInt128(0)) { $0 + UInt128($1) }
     }

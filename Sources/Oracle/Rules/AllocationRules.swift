@@ -6,10 +6,14 @@
 public let plausibleRequestLimit: UInt64 = 1 << 30
 
 public enum AllocationRules {
-  /// O1: every non-NULL result is aligned to the geometry's alignment (16).
+  /// O1: every non-NULL result is aligned to what the geometry owes its request (16; mimalloc 8 for ≤ 8
+  /// bytes), and at least to the alignment an aligned allocation asked for.
   public static func alignment(_ f: AllocationFacts, _ g: SmallObjectGeometry) -> Violation? {
-    guard let a = f.address, a % g.alignment != 0 else { return nil }
-    return Violation(opIndex: f.opIndex, .alignment, "result \(hexString(a)) is not \(g.alignment)-byte aligned (mod \(a % g.alignment))")
+    guard let a = f.address else { return nil }
+    var need = g.requiredAlignment(f.requested)
+    if let asked = f.alignment, !f.hasInvalidAlignment, asked <= 1 << 40 { need = max(need, Int(asked)) }
+    guard a % need != 0 else { return nil }
+    return Violation(opIndex: f.opIndex, .alignment, "result \(hexString(a)) is not \(need)-byte aligned (mod \(a % need))")
   }
 
   /// O2: the new block [a, a + max(n, 1)) intersects no live block (the realloc'd one already removed).
@@ -28,10 +32,11 @@ public enum AllocationRules {
   /// O8: NULL only for an impossible request (above PY_SSIZE_T_MAX, overflowing calloc, beyond what any
   /// machine has) or when a fault was injected; and NULL *always* for the first two.
   public static func nilOnlyWhereAllowed(_ f: AllocationFacts) -> Violation? {
-    let mustFail = f.requested > UInt64(Int.max) || f.isOverflowingCalloc
+    let mustFail = f.requested > UInt64(Int.max) || f.isOverflowingCalloc || f.hasInvalidAlignment
     if mustFail, let a = f.address {
+      let why = f.hasInvalidAlignment ? "alignment \(f.alignment!) is not a power of two" : "above PY_SSIZE_T_MAX or overflowing"
       return Violation(opIndex: f.opIndex, .nilOnlyWhereAllowed,
-        "request of \(f.requested) bytes (above PY_SSIZE_T_MAX or overflowing) returned \(hexString(a)) instead of NULL")
+        "request of \(f.requested) bytes (\(why)) returned \(hexString(a)) instead of NULL")
     }
     if f.address == nil && !mustFail && !f.faultFired && f.requested <= plausibleRequestLimit {
       return Violation(opIndex: f.opIndex, .nilOnlyWhereAllowed,
