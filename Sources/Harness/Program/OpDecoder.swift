@@ -73,7 +73,7 @@ public enum OpDecoder {
   ///
   /// An op that cannot be valid where it stands decodes as a neighbour that can: `exit` on t0 and a
   /// `spawn` at the live-thread limit become `quiescent`, `heap_destroy`/`heap_delete` with no heap_new
-  /// heap on the current thread become `heap_new`, and a `heap_new` beyond the per-thread heap limit
+  /// heap on the current thread become `heap_new` (their heap byte is still read), and a `heap_new` beyond the per-thread heap limit
   /// becomes `quiescent`. Total: every byte string gives a valid program.
   public static func decodeHeaps(_ bytes: some Collection<UInt8>, maxOps: Int = Int.max) -> Program {
     let opLimit = max(maxOps, 0)
