@@ -7,6 +7,7 @@ public enum FailureReport {
   /// The command that regenerates and reruns exactly this program.
   public static func replayCommand(_ f: Finding, bug: String? = nil) -> String {
     var cmd = "swift run -c release alloc-check run --seed \(hex(f.seed)) --length \(f.length)"
+    if f.family != "pymalloc" { cmd += " --family \(f.family)" }
     if let p = f.profile { cmd += " --profile \(p)" }
     if let bug { cmd += " --bug \(bug)" }
     return cmd
@@ -33,7 +34,7 @@ public enum FailureReport {
   /// The shrunk program in the text form, with the seed and the rule as comments. With `maxLines`, a
   /// longer program keeps its first and last lines around a note (the saved file always has all of it).
   public static func programText(_ f: Finding, maxLines: Int = .max) -> String {
-    let text = ProgramText.render(f.shrunk, comments: [
+    let text = ProgramText.render(f.shrunk, family: f.family, comments: [
       "seed: \(hex(f.seed))",
       "violates: \(f.shrunkViolation.rule) at op \(f.shrunkViolation.opIndex): \(f.shrunkViolation.detail)",
     ])
