@@ -34,6 +34,15 @@ final class AbandonedPool: @unchecked Sendable {
     }
   }
 
+  /// Take `segment` out of the pool if it is still there (reclaim-on-free). False if another thread has it.
+  func remove(_ segment: MiSegment) -> Bool {
+    state.withLock { s in
+      if let i = s.abandoned.firstIndex(where: { $0 === segment }) { s.abandoned.remove(at: i); return true }
+      if let i = s.visited.firstIndex(where: { $0 === segment }) { s.visited.remove(at: i); return true }
+      return false
+    }
+  }
+
   /// `mi_abandoned_visited_revisit` (forced `_mi_abandoned_collect`).
   func revisit() { state.withLock { s in s.abandoned = s.visited + s.abandoned; s.visited = [] } }
 

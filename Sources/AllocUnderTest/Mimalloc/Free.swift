@@ -5,11 +5,11 @@
 extension MiThread {
   /// `mi_free(p)` executed on this thread. NULL is a no-op. Local iff this thread owns the block's segment
   /// (whichever of its heaps the page belongs to); otherwise — including an abandoned segment, thread id 0 —
-  /// the remote protocol. Precondition: `address` is a live block of this allocator (or an aligned pointer
-  /// into one); the harness checks ``Mimalloc/owns(_:)`` first.
+  /// the remote protocol. An exited thread may still free (like a C thread after `mi_thread_done`, whose
+  /// frees are always remote). Precondition: `address` is a live block of this allocator (or an aligned
+  /// pointer into one); the harness checks ``Mimalloc/owns(_:)`` first.
   public func free(_ address: Int?) {
     guard let address, address != 0 else { return }
-    require(isAlive, "MiThread \(id).free after the thread exited")
     let p = UInt(bitPattern: address)
     guard let segment = SegmentInfo.containing(p).segment, let page = segment.page(containing: p) else {
       require(false, "free(\(hex(address))): not inside a used page of a live segment")
@@ -23,6 +23,12 @@ extension MiThread {
       } else {
         freeLocal(page, MiBlock(page.blockStart(of: p)))  // `_mi_free_generic`: unalign, then unfull
       }
+    } else if !isAlive && segment.isAbandoned && mimalloc.has(.reclaimOnFreeAfterExit),
+              mimalloc.abandonedPool.remove(segment) {
+      // Seeded #944: 2.1.4–2.1.7's reclaim-on-free, without 2.1.8's refusal for a thread that already ran
+      // `mi_thread_done`: the dead thread adopts the segment, which is then never abandoned or freed again.
+      _ = reclaim(segment, into: backing, requestedBlockSize: 0)
+      if let page = segment.page(containing: p) { freeLocal(page, MiBlock(page.blockStart(of: p))) }
     } else {
       // Always unalign on a remote free: the owner may be writing `hasAligned` (race #865, fixed 2.1.4).
       page.freeFromOtherThread(MiBlock(page.blockStart(of: p)))

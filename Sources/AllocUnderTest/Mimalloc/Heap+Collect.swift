@@ -80,13 +80,14 @@ extension Heap {
   /// (retargeting each page and waiting out state 1), drain the rest of its list, reset it.
   func absorb(_ from: Heap) {
     guard from.pageCount > 0 || from.delayedFreeHead != 0 else { return }
-    from.delayedFreePartial()
+    let seeded204 = mimalloc.has(.deleteLosesDelayedFrees)
+    if !seeded204 { from.delayedFreePartial() }
     for q in 0..<MiConst.queueCount {
       let moved = appendQueue(q, from: from)
       pageCount += moved
       from.pageCount -= moved
     }
-    if !mimalloc.has(.deleteLosesDelayedFrees) { from.delayedFreeAll() }  // seeded #204: not drained …
+    if !seeded204 { from.delayedFreeAll() }  // seeded #204: neither drain happens …
     _ = from.takeDelayedFree()  // … and `mi_heap_reset_pages` drops the list
     from.pageRetiredMin = MiConst.binFull
     from.pageRetiredMax = 0

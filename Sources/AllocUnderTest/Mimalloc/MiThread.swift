@@ -69,6 +69,17 @@ public final class MiThread: @unchecked Sendable {
     backing.collect(force: force)
   }
 
+  /// Every live heap of this thread collected, the backing heap first (so a forced collect on the main
+  /// thread reclaims the abandoned segments before the other heaps run). Not an upstream entry point: one
+  /// call for "collect the whole thread state". QSBR pages are freed only after every live thread passed a
+  /// quiescent point *after* they were parked, so "nothing left mapped" takes: `collectAll` on every thread,
+  /// `quiescent()` on every thread, `collectAll` on every thread.
+  public func collectAll(force: Bool) {
+    require(isAlive, "collectAll on exited MiThread \(id)")
+    backing.collect(force: force)
+    for heap in heaps where heap !== backing && heap.isAlive { heap.collect(force: force) }
+  }
+
   /// Thread exit: every `mi_heap_new` heap is deleted (its pages move to the backing heap, `_mi_heap_done`),
   /// then each of the four tagged heaps is collected in abandon mode (`_PyThreadState_ClearMimallocHeaps`):
   /// empty pages are freed (or, QSBR permitting not, abandoned with their goal), the rest abandoned.

@@ -10,8 +10,9 @@
 //   MI4 notification (I4): no page in state 1; state 2 ⇒ a block of the page on its heap's delayed list;
 //       for a used page, xheap nil ⇔ state 3                       L2, O(used pages + delayed blocks)
 //   MI6 queues (I6): each live heap's queues are consistent lists of its own used pages, in_full ⇔ queue
-//       74, else the queue of the block size; page_count matches; no page in two queues; every used page
-//       of an owned segment is queued in its heap                   L1, O(used pages)
+//       74, else the queue of the block size; a QSBR-parked page is never in queue 74 (gh-145615);
+//       page_count matches; no page in two queues; every used page of an owned segment is queued in its
+//       heap                                                        L1, O(used pages)
 //   MI7 segments (I7): spans tile the segment, used == used spans, abandoned ≤ used; thread id 0 ⇔ in the
 //       abandoned pool ⇒ every page abandoned (xheap nil, state 3); else owned by a live thread whose heaps
 //       own its pages, no abandoned pages; free spans queued iff normal and owned, in the right bin; the
@@ -134,6 +135,9 @@ extension Mimalloc {
               let expected = page.isLargeOrHuge ? MiConst.binHuge : SizeClass.bin(page.blockSize)
               if page.inFull != (q == MiConst.binFull) || (!page.inFull && q != expected) {
                 fail("MI6", "heap \(heap.serial): page bsize \(page.blockSize) inFull \(page.inFull) in queue \(q) (size queue \(expected))")
+              }
+              if page.qsbrGoal != 0 && q == MiConst.binFull {
+                fail("MI6", "heap \(heap.serial): QSBR-parked page bsize \(page.blockSize) in the full queue (gh-145615)")
               }
             }
             total += 1

@@ -67,10 +67,17 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
   /// H5 (also H6) — mimalloc #204 / PR #205: heap delete neither retargets the pages' delayed state nor
   /// drains the old heap's delayed list, so remote frees queued there are lost (`used` never drops).
   case deleteLosesDelayedFrees
-  /// H7 — CPython gh-145615 (PR gh-145626, March 2026): a QSBR page parked while in the full queue stays
-  /// there, and any `local_free` collection (visits, collects) clears its goal and re-parks it, so it is
-  /// never found for allocation and never freed while its thread lives.
+  /// MI6 — CPython gh-145615 (PR gh-145626, March 2026): a QSBR page parked while in the full queue stays
+  /// there (allocation never scans the full queue, so that size class takes fresh pages instead), and any
+  /// `local_free` collection (heap visits, collects) clears its goal. In CPython the page leaks until its
+  /// thread collects or exits — a steady-state footprint leak that an explicit collect of every heap
+  /// cleans up, so the end-state H7 cannot see it here; MI6 checks the fixed rule "a parked page is in
+  /// its size queue, never the full queue".
   case qsbrParkedPageLeak
+  /// H7 (also MI7) — mimalloc #944 (fixed 2.1.8): 2.1.4–2.1.7 reclaim an abandoned segment on the first free
+  /// into it, even from a thread that already ran `mi_thread_done`; the dead thread then owns the segment,
+  /// which is never abandoned, reclaimed or freed again.
+  case reclaimOnFreeAfterExit
 
   /// The oracle rule or invariant id that must catch this bug.
   public var caughtBy: String {
@@ -79,12 +86,12 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
     case .blockPushedTwice: "MI2"
     case .delayedStateSkipped, .ownerResetsNeverDelayed: "MI3"
     case .noDelayedWithoutNotify: "MI4"
-    case .unfullForgetsFlag: "MI6"
+    case .unfullForgetsFlag, .qsbrParkedPageLeak: "MI6"
     case .abandonKeepsThreadId: "MI7"
     case .remoteFreeDropped, .deleteLosesDelayedFrees: "H5"
     case .destroySkipsFullPages, .reclaimIntoNoReclaimHeap: "H2"
     case .visitSkipsFullQueue: "H4"
-    case .abandonedNeverReclaimed, .qsbrParkedPageLeak: "H7"
+    case .abandonedNeverReclaimed, .reclaimOnFreeAfterExit: "H7"
     case .binOffByOne, .sliceCountTruncated: "O3"
     case .deleteKeepsOldXHeap: "H3"
     case .containsAnyHeapOfThread, .hugeNotContained: "H1"
@@ -102,6 +109,7 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
     case .sliceCountTruncated: "microsoft/mimalloc#876, python/cpython#117755"
     case .deleteLosesDelayedFrees: "microsoft/mimalloc#204"
     case .qsbrParkedPageLeak: "python/cpython#145615"
+    case .reclaimOnFreeAfterExit: "microsoft/mimalloc#944"
     default: nil
     }
   }
