@@ -4,6 +4,7 @@
 // is two facts per block: which heap holds it (``ModelBlock/home``; nil once its thread exited) and its
 // contents (the canaries the other rules check).
 
+import AllocUnderTest
 import Oracle
 
 extension Executor {

@@ -2,6 +2,7 @@
 // O12), calloc contents (O5), realloc contents and release (O6 O7), and the block's canary and ownership
 // before it is freed or resized (O13, O4).
 
+import AllocUnderTest
 import Oracle
 
 extension Executor {

@@ -7,6 +7,9 @@
 //
 // Families: the pymalloc family uses malloc, calloc, realloc and free only; the heaps family adds the
 // thread and heap ops (issue 3). Every op runs on the *current* logical thread (t0 until `thread(tK)`).
+// ``HeapTag`` (mem, object, gc, gc_pre) is the allocator's own type, from AllocUnderTest.
+
+import AllocUnderTest
 
 /// The name of a block returned by an allocating op. Ids are implicit: the k-th allocating op of a
 /// program (counting from 0) defines `p<k>`. Prints as `p<id>`.
@@ -31,18 +34,9 @@ public struct ThreadRef: Hashable, Sendable, Comparable, CustomStringConvertible
   public var description: String { "t\(id)" }
 }
 
-/// CPython's four per-thread-state mimalloc heaps (`_Py_mimalloc_heap_id`); the raw value is the tag.
-public enum HeapTag: Int, Hashable, Sendable, CaseIterable, CustomStringConvertible {
-  /// PyMem_* memory; the thread's backing heap.
-  case mem = 0
-  /// Non-GC objects and plain PyObject_Malloc.
-  case object = 1
-  /// GC objects without a pre-header.
-  case gc = 2
-  /// GC objects with the 16-byte pre-header (managed dict / weakref pointers).
-  case gcPre = 3
-
-  public var description: String {
+extension HeapTag {
+  /// The spelling in the text form: `mem`, `object`, `gc`, `gc_pre` (CPython's `_Py_MIMALLOC_HEAP_*` ids 0–3).
+  public var textName: String {
     switch self {
     case .mem: "mem"
     case .object: "object"
@@ -65,7 +59,7 @@ public enum HeapRef: Hashable, Sendable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .tagged(let tag): tag.description
+    case .tagged(let tag): tag.textName
     case .made(let id): "h\(id)"
     }
   }

@@ -5,6 +5,8 @@
 // count, so a free uses up its pointer the way Hypothesis's `consumes` does. The inverse is ``OpEncoder``;
 // the byte layout is drawn in Documentation/ProgramFormat.md and frozen there.
 
+import AllocUnderTest
+
 /// Decodes fuzz bytes into op programs.
 ///
 /// Op layout (`[x]` is one byte, `size` a size field of ``SizeTable``, `ref` two bytes LE):

@@ -4,6 +4,8 @@
 // bits 0, the shortest size field, ref fields as live-list positions) so shrunk programs and seeds can
 // be committed to the corpus as fuzzer inputs.
 
+import AllocUnderTest
+
 /// Encodes valid programs as "pymalloc family v1" bytes.
 public enum OpEncoder {
   /// The canonical bytes of `program`.

@@ -10,6 +10,8 @@
 // - a heap operand `hK` names a live first-class heap owned by `cur`; tagged heaps (mem, object, gc,
 //   gc_pre) always name `cur`'s own; `heap_destroy` and `heap_delete` take first-class heaps only.
 
+import AllocUnderTest
+
 /// Where a live block lives, as far as the program text can tell.
 public enum BlockHome: Hashable, Sendable {
   /// One of a live thread's four CPython heaps.

@@ -12,6 +12,8 @@
 //     ref   := "p" digits | "NULL"    thread := "t" digits    heap := "h" digits | "mem" | "object" | "gc" | "gc_pre"
 //     num   := digits | "0x" hexdigits
 
+import AllocUnderTest
+
 extension ProgramText {
   /// Accumulates ops line by line; names are bound to ids in definition order.
   struct Parser {
@@ -87,7 +89,7 @@ extension ProgramText {
       }
       func heap() throws(ProgramTextError) -> HeapRef {
         let token = scan.word()
-        if let tag = HeapTag.allCases.first(where: { $0.description == token }) { return .tagged(tag) }
+        if let tag = HeapTag.allCases.first(where: { $0.textName == token }) { return .tagged(tag) }
         guard isName(token, prefix: "h") else {
           throw fail(token.isEmpty ? .expected("a heap (h<digits>, mem, object, gc or gc_pre)", found: scan.rest) : .badName(token))
         }
