@@ -85,7 +85,7 @@ extension MiThread {
   private func abandon(_ segment: MiSegment) {
     for s in segment.spans where !s.isUsed { segment.removeFromSpanQueue(s) }
     segment.ownerThread = nil
-    if !mimalloc.has(.abandonKeepsThreadId) { segment.threadId.store(0, ordering: .releasing) }
+    if !mimalloc.has(.abandonKeepsThreadId) { segment.storeOwnerId(0) }
     segment.abandonedVisits = 1
     mimalloc.abandonedPool.push(segment)
   }
@@ -158,7 +158,7 @@ extension MiThread {
   /// Free spans join our span queues. Returns (segment still exists, a page of `requestedBlockSize` with room
   /// came back).
   func reclaim(_ segment: MiSegment, into heap: Heap, requestedBlockSize: Int) -> (kept: Bool, rightPage: Bool) {
-    segment.threadId.store(id, ordering: .releasing)
+    segment.storeOwnerId(id)
     segment.ownerThread = self
     segment.abandonedVisits = 0
     var rightPage = false
@@ -176,7 +176,9 @@ extension MiThread {
         } else {
           target.queuePushFront(span, target.queueIndex(of: span))
           pageReclaimed(span)
-          if requestedBlockSize == span.blockSize && (span.used < span.reserved || span.threadFreeLooksNonEmpty) {
+          // Only a page that landed in the requesting heap helps the caller's queue walk.
+          if target === heap && requestedBlockSize == span.blockSize
+            && (span.used < span.reserved || span.threadFreeLooksNonEmpty) {
             rightPage = true
           }
         }

@@ -70,6 +70,11 @@ struct SegmentInfo {
     return unsafe Unmanaged<MiPage>.fromOpaque(p).takeUnretainedValue()
   }
 
+  /// Give the OS pages of `range` (page-aligned, inside this segment) back to `pages`; they read as zero.
+  func decommit(_ range: Range<UInt>, in pages: PageSource) {
+    unsafe pages.decommit(UnsafeMutableRawPointer(bitPattern: range.lowerBound)!, bytes: Int(range.upperBound - range.lowerBound))
+  }
+
   func setPage(_ page: MiPage?, slices range: Range<Int>) {
     let bits = page.map { UInt(bitPattern: unsafe Unmanaged.passUnretained($0).toOpaque()) } ?? 0
     for i in range { unsafe raw.storeBytes(of: bits, toByteOffset: MiConst.sliceTableOffset + 8 * i, as: UInt.self) }

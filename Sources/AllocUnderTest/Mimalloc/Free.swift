@@ -15,9 +15,7 @@ extension MiThread {
       require(false, "free(\(hex(address))): not inside a used page of a live segment")
       return
     }
-    // Relaxed: only this thread ever stores its own id into a segment, so comparing with our id reads our
-    // own store when it is equal; another thread's store (abandon, reclaim) can only make it unequal.
-    if segment.threadId.load(ordering: .relaxed) == id {
+    if segment.ownerId == id {  // relaxed load, see `MiSegment.ownerId`
       if !page.inFull && !page.hasAligned {
         freeLocal(page, MiBlock(p))  // usual: fast local free
       } else {

@@ -44,7 +44,9 @@ extension Heap {
   }
 
   /// `mi_heap_delete`: a non-backing heap's pages (with their live blocks) move to the backing heap; then
-  /// the heap is gone. Deleting the backing heap is refused (use ``MiThread/exit()``).
+  /// the heap is gone. Deleting the backing heap is refused (use ``MiThread/exit()``). Deleting one of the
+  /// thread's OBJECT/GC/GC_PRE heaps is allowed, as upstream; `MiThread.heap(tag)` then returns the dead
+  /// heap, and using it traps.
   public func delete() {
     requireUsable("delete")
     require(!isBacking, "delete of a backing heap: upstream abandons its pages; use MiThread.exit()")

@@ -91,6 +91,7 @@ public final class MiThread: @unchecked Sendable {
     for heap in taggedHeaps { heap.collect(mode: .abandon) }
     for heap in taggedHeaps { heap.isAlive = false }
     heaps.removeAll()
+    for page in qsbrPages { page.qsbrListOwner = nil }  // none expected: abandon and free take them off
     qsbrPages.removeAll()
     spans.removeAll()
     isAlive = false

@@ -40,10 +40,16 @@ extension Mimalloc {
     guard let page = livePage(containing: p) else { return .free }
     let block = page.blockStart(of: p)
     if !page.isBlock(block, below: page.capacity) { return .free }
-    let limit = page.capacity + 1
-    let inPage = { (b: UInt) in page.isBlock(b, below: page.capacity) }
-    for head in [page.free, page.localFree, page.threadFreeHead] where listContains(head, block, limit, inPage) {
-      return .free
+    let (start, bsize, capacity) = (page.pageStart, UInt(page.blockSize), page.capacity)
+    let end = start + UInt(capacity) * bsize
+    for head in [page.free, page.localFree, page.threadFreeHead] {
+      var b = head
+      var steps = 0
+      while b != 0 && steps <= capacity && b >= start && b < end && (b - start) % bsize == 0 {
+        if b == block { return .free }
+        b = MiBlock(b).next
+        steps += 1
+      }
     }
     let inLivePage = { (b: UInt) in self.livePage(containing: b) != nil }
     for heap in heapsThatMayHoldDelayedBlocks(of: page)

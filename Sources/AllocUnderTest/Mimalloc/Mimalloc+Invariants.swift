@@ -1,25 +1,27 @@
 // Mimalloc+Invariants.swift — `checkInvariants()`: the walkers of spec mimalloc.md §4.6, reporting broken
 // structure as ``InvariantViolation`` values (id + numbers), never trapping. Walks are bounded and every
 // link is range-checked before it is followed, so corruption yields a violation, not a crash. Call it with
-// no operation in flight (states 1 and half-done pushes are then bugs). Ids, level and cost (R29):
-//   MI1 page counts (I1): capacity == used + |free| + |localFree|, used ≤ capacity ≤ reserved,
-//       reserved == area / bsize                                  L1, O(used pages + free blocks)
-//   MI2 lists (I2): every free/local/remote/delayed block in its page, below capacity, at a block
-//       boundary; lists acyclic and pairwise disjoint             L2, O(free blocks + delayed blocks)
-//   MI3 transitions (I3): every recorded delayed-state change is one §4.2 allows     L1, O(forbidden)
-//   MI4 notification (I4): no page in state 1; state 2 ⇒ a block of the page on its heap's delayed list;
-//       for a used page, xheap nil ⇔ state 3                       L2, O(used pages + delayed blocks)
-//   MI6 queues (I6): each live heap's queues are consistent lists of its own used pages, in_full ⇔ queue
-//       74, else the queue of the block size; a QSBR-parked page is never in queue 74 (gh-145615);
-//       page_count matches; no page in two queues; every used page of an owned segment is queued in its
-//       heap                                                        L1, O(used pages)
-//   MI7 segments (I7): spans tile the segment, used == used spans, abandoned ≤ used; thread id 0 ⇔ in the
-//       abandoned pool ⇒ every page abandoned (xheap nil, state 3); else owned by a live thread whose heaps
-//       own its pages, no abandoned pages; free spans queued iff normal and owned, in the right bin; the
-//       slice table names exactly the used pages                      L1, O(segments × 512)
-// (MI5, the liveness property I5, is not a state check; the oracle's H5/H7 cover it.)
+// no operation in flight (states 1 and half-done pushes are then bugs). Ids, level and cost (R29): see
+// ``checkInvariants()``.
 
 extension Mimalloc {
+  /// The invariant walkers. Ids, level and cost (R29):
+  ///   MI1 page counts (I1): capacity == used + |free| + |localFree|, used ≤ capacity ≤ reserved,
+  ///       reserved == area / bsize                                  L1, O(used pages + free blocks)
+  ///   MI2 lists (I2): every free/local/remote/delayed block in its page, below capacity, at a block
+  ///       boundary; lists acyclic and pairwise disjoint             L2, O(free blocks + delayed blocks)
+  ///   MI3 transitions (I3): every recorded delayed-state change is one §4.2 allows     L1, O(forbidden)
+  ///   MI4 notification (I4): no page in state 1; state 2 ⇒ a block of the page on its heap's delayed list;
+  ///       for a used page, xheap nil ⇔ state 3                       L2, O(used pages + delayed blocks)
+  ///   MI6 queues (I6): each live heap's queues are consistent lists of its own used pages, in_full ⇔ queue
+  ///       74, else the queue of the block size; a QSBR-parked page is never in queue 74 (gh-145615);
+  ///       page_count matches; no page in two queues; every used page of an owned segment is queued in its
+  ///       heap                                                        L1, O(used pages)
+  ///   MI7 segments (I7): spans tile the segment, used == used spans, abandoned ≤ used; thread id 0 ⇔ in the
+  ///       abandoned pool ⇒ every page abandoned (xheap nil, state 3); else owned by a live thread whose heaps
+  ///       own its pages, no abandoned pages; free spans queued iff normal and owned, in the right bin; the
+  ///       slice table names exactly the used pages                      L1, O(segments × 512)
+  /// (MI5, the liveness property I5, is not a state check; the oracle's H5/H7 cover it.)
   @inline(never)
   public func checkInvariants() -> [InvariantViolation] {
     var out: [InvariantViolation] = []
@@ -69,18 +71,23 @@ extension Mimalloc {
       fail("MI1", "\(name): used \(page.used), capacity \(page.capacity), reserved \(page.reserved), area \(page.areaSize)")
       return
     }
-    var mark = [UInt8](repeating: 0, count: page.capacity)  // 0 none, 1 free, 2 localFree, 3 remote, 4 delayed
+    // Fields hoisted into locals: this loop visits every free block.
+    let start = page.pageStart
+    let bsize = UInt(page.blockSize)
+    let capacity = page.capacity
+    let end = start + UInt(capacity) * bsize
+    var mark = [UInt8](repeating: 0, count: capacity)  // 0 none, 1 free, 2 localFree, 3 remote, 4 delayed
     var counts = [0, 0, 0, 0]
     var listsOK = true
     for (kind, head) in [(1, page.free), (2, page.localFree), (3, page.threadFreeHead)] {
       var b = head
       while b != 0 {
-        guard page.isBlock(b, below: page.capacity) else {
-          fail("MI2", "\(name): list \(kind) reaches \(hex(Int(bitPattern: b))), not a block below capacity \(page.capacity)")
+        guard b >= start, b < end, (b - start) % bsize == 0 else {
+          fail("MI2", "\(name): list \(kind) reaches \(hex(Int(bitPattern: b))), not a block below capacity \(capacity)")
           listsOK = false
           break
         }
-        let i = Int((b - page.pageStart) / UInt(page.blockSize))
+        let i = Int((b - start) / bsize)
         guard mark[i] == 0 else {
           fail("MI2", "\(name): block \(i) on list \(kind) is already on list \(mark[i]) (cycle or shared block)")
           listsOK = false
@@ -167,7 +174,7 @@ extension Mimalloc {
     }
     for segment in segments {
       let name = "segment \(hex(Int(bitPattern: segment.base)))"
-      let tid = segment.threadId.load(ordering: .relaxed)
+      let tid = segment.ownerId
       let owner = liveThreads.first { $0.id == tid }
       var usedSpans = 0
       var abandonedPages = 0

@@ -1,25 +1,26 @@
 // PageLifecycle.swift — where a used page lives and what moves it (v2.1.2 src/page.c `mi_page_to_full`,
 // `_mi_page_unfull`, `_mi_page_retire`, `_mi_heap_collect_retired`, `_mi_page_free`, `_mi_page_abandon`).
 // One state per paragraph (R11). Guarded by MI6 (queue membership, `inFull`) and MI7.
-//
-// In a size queue: `xheap` = its heap, `inFull` false, queue `bin(bsize)` (73 for large/huge). Fresh and
-// reclaimed pages enter at the front, unfulled pages at the end. Allocation takes blocks from it. Leaves
-// by toFull (no free block, no room to extend), retire/free (all blocks free), or abandon.
-//
-// Full: in queue 74, `inFull` true. Never scanned by allocation. Leaves only by `unfull` (a local free,
-// including one made while draining the heap's delayed list — why every page must notify its heap), to the
-// end of its size queue; or, when that free empties it, by retire → free.
-//
-// Retired: in its size queue as the only page, all blocks free, `retireExpire` > 0 counting down
-// fresh-page events (`collectRetired`); taken again for allocation (expire reset to 0) or freed at 0.
-//
-// QSBR-parked (CPython, heaps with `page_use_qsbr`): all free, kept in its size queue with a goal and on
-// the thread's QSBR list until every live thread passed a quiescent point (QSBR.swift); reused or freed.
-//
-// Abandoned: no queue, `xheap` nil, state 3; its segment counts it in `abandoned` (Abandon.swift).
-//
-// Freed: back to a free span of its segment; all page fields zeroed, state 0, in no queue.
 
+/// The states of a used page, one per paragraph (R11).
+///
+/// In a size queue: `xheap` = its heap, `inFull` false, queue `bin(bsize)` (73 for large/huge). Fresh and
+/// reclaimed pages enter at the front, unfulled pages at the end. Allocation takes blocks from it. Leaves
+/// by toFull (no free block, no room to extend), retire/free (all blocks free), or abandon.
+///
+/// Full: in queue 74, `inFull` true. Never scanned by allocation. Leaves only by `unfull` (a local free,
+/// including one made while draining the heap's delayed list — why every page must notify its heap), to the
+/// end of its size queue; or, when that free empties it, by retire → free.
+///
+/// Retired: in its size queue as the only page, all blocks free, `retireExpire` > 0 counting down
+/// fresh-page events (`collectRetired`); taken again for allocation (expire reset to 0) or freed at 0.
+///
+/// QSBR-parked (CPython, heaps with `page_use_qsbr`): all free, kept in its size queue with a goal and on
+/// the thread's QSBR list until every live thread passed a quiescent point (QSBR.swift); reused or freed.
+///
+/// Abandoned: no queue, `xheap` nil, state 3; its segment counts it in `abandoned` (Abandon.swift).
+///
+/// Freed: back to a free span of its segment; all page fields zeroed, state 0, in no queue.
 extension Heap {
   /// `mi_page_to_full`: append to the full queue, then collect once more in case a remote free raced with
   /// the move.

@@ -44,7 +44,16 @@ final class MiSegment: @unchecked Sendable {
 
   var info: SegmentInfo { SegmentInfo(base: base) }
   var end: UInt { base + UInt(segmentSlices) * UInt(MiConst.sliceSize) }
-  var isAbandoned: Bool { threadId.load(ordering: .relaxed) == 0 }
+  var isAbandoned: Bool { ownerId == 0 }
+
+  /// `segment->thread_id` as `mi_free` reads it. Relaxed: a thread only ever compares it with its own id,
+  /// and only it stores its own id, so "equal" is decided by its own earlier store; other threads' stores
+  /// (abandon, reclaim) can only make it unequal. Inspectors run quiescent.
+  var ownerId: UInt { threadId.load(ordering: .relaxed) }
+
+  /// Publish a new owner (0 on abandon, the reclaimer's id on reclaim). Release, pairing with nothing on
+  /// the free path (see `ownerId`); the ownership hand-off itself is ordered by the abandoned pool's mutex.
+  func storeOwnerId(_ id: UInt) { threadId.store(id, ordering: .releasing) }
 
   private init(owner: Mimalloc, base: UInt, region: UnsafeMutableRawPointer, regionBytes: Int,
                isHuge: Bool, slices: Int, threadId: UInt) {
@@ -105,7 +114,7 @@ final class MiSegment: @unchecked Sendable {
       // OS page, which holds the block's link word).
       let start = page.spanStart + 4096
       let aligned = base + UInt(MiConst.segmentSize)
-      if aligned > start { owner.pages.decommit(UnsafeMutableRawPointer(bitPattern: start)!, bytes: Int(aligned - start)) }
+      if aligned > start { segment.info.decommit(start..<aligned, in: owner.pages) }
     }
     return (segment, page)
   }

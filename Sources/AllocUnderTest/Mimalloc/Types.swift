@@ -2,7 +2,7 @@
 // CPython 3.13, release build, no padding, no secure mode): glossary, geometry constants and the small
 // public value types. Facts: mimalloc v2.1.2 include/mimalloc/types.h, src/init.c, src/segment.c.
 // Guarded by ``Mimalloc/checkInvariants()`` (MI1–MI7) and the MimallocBinTests table tests.
-//
+
 // Glossary
 //   block    — what malloc hands out. A free block keeps the link to the next free block in its first
 //              word (`MiBlock.next`); there are no block headers.
