@@ -8,7 +8,7 @@ import Harness
 struct RunCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "run",
-    abstract: "Run one program against pymalloc and the oracle (exit 1 on a violation).",
+    abstract: "Run one program against its allocator (pymalloc, or mimalloc for the heaps family) and the oracle (exit 1 on a violation).",
     discussion: "Programs of up to \(RunCommand.fullListingLimit) ops are printed whole; longer ones as the last "
       + "\(RunCommand.windowOps) ops before the failure.")
 
@@ -23,18 +23,18 @@ struct RunCommand: ParsableCommand {
 
   func run() throws {
     let src = try source.resolve(command: "run")
-    let alloc = try allocator.resolve()
+    let alloc = try allocator.resolve().adapted(to: src.family)
     Console.parameters("run", [("program", src.origin), ("run seed", "\(hex(src.runSeed)) (\(src.runSeedNote))")] + alloc.rows)
 
     if let save {
-      try ProgramFiles.write(ProgramText.render(src.program, comments: ["seed: \(hex(src.runSeed))", "from: \(src.origin)"]), to: save)
+      try ProgramFiles.write(ProgramText.render(src.program, family: src.family.rawValue, comments: ["seed: \(hex(src.runSeed))", "from: \(src.origin)"]), to: save)
       Console.out("wrote the program to \(save)")
     }
-    let verdict = Executor.run(src.program, on: alloc.makeAdapter(),
+    let verdict = Executor.run(src.program, on: alloc.makeAdapter(for: src.family),
                                config: ExecutorConfig(oracle: alloc.oracle, runSeed: src.runSeed))
     let ops = src.program.ops
     if ops.count <= Self.fullListingLimit {
-      Console.out("program (\(ops.count) ops):\n" + ProgramText.render(src.program))
+      Console.out("program (\(ops.count) ops):\n" + ProgramText.render(src.program, family: src.family.rawValue))
     } else {
       let end = min(verdict.violation?.opIndex ?? ops.count - 1, ops.count - 1) + 1
       let start = max(0, end - Self.windowOps)

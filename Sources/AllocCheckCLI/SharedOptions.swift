@@ -17,6 +17,8 @@ struct ProgramSourceOptions: ParsableArguments {
   var length: String?
   @Option(help: "Size profile of the generated program (default: the seed picks one).")
   var profile: String?
+  @Option(help: "Program family: pymalloc (default) or heaps (logical threads and heaps on the reference mimalloc). A text file's '# family:' line sets it.")
+  var family: String?
 
   /// A program ready to run, and how to describe it.
   struct Resolved {
@@ -26,40 +28,56 @@ struct ProgramSourceOptions: ParsableArguments {
     /// "generated: seed 0x1, length 300, profile mixed" or "crash.txt (text, 12 ops)".
     var origin: String
     var runSeedNote: String
+    var family: ProgramFamily
   }
 
   func resolve(command: String) throws(CLIError) -> Resolved {
-    try Self.resolve(file: file, seed: seed, length: length, profile: profile, command: command)
+    try Self.resolve(file: file, seed: seed, length: length, profile: profile, family: family, command: command)
   }
 
-  static func resolve(file: String?, seed: String?, length: String?, profile: String?,
+  static func resolve(file: String?, seed: String?, length: String?, profile: String?, family: String? = nil,
                       command: String) throws(CLIError) -> Resolved {
     let seed = try seed.map { s throws(CLIError) in try CLISupport.parseSeed(s) }
+    let asked = try family.map { f throws(CLIError) in try CLISupport.parseFamily(f) }
     if let file {
       guard length == nil, profile == nil else {
         throw .usage("\(command): --length and --profile generate a program; give them without FILE")
       }
-      let loaded = try ProgramFiles.loadProgram(file)
+      let loaded = try CLISupport.loadProgram(ProgramFiles.read(file), name: file, family: asked ?? .pymalloc)
+      if let asked, loaded.family != asked {
+        throw .usage("\(command): \(file) is a \(loaded.family.rawValue)-family program, not \(asked.rawValue)")
+      }
       let kind = loaded.kind == .text ? "text" : "binary, decoded"
       let runSeed = seed ?? loaded.seedComment ?? 0
       let note = seed != nil ? "--seed" : loaded.seedComment != nil ? "the file's '# seed:' comment" : "default"
-      return Resolved(program: loaded.program, runSeed: runSeed, origin: "\(file) (\(kind), \(loaded.program.ops.count) ops)",
-                      runSeedNote: note)
+      return Resolved(program: loaded.program, runSeed: runSeed,
+                      origin: "\(file) (\(kind), \(loaded.family.rawValue) family, \(loaded.program.ops.count) ops)",
+                      runSeedNote: note, family: loaded.family)
     }
     guard let seed, let length else {
       throw .usage("\(command): give a program FILE, or --seed S and --length L to generate one")
     }
     let count = try CLISupport.parseCount(length, option: "--length")
-    let profile = try profile.map { p throws(CLIError) in try CLISupport.parseProfile(p) }
-    let program = ProgramGenerator(length: count, profile: profile).generate(seed: seed)
+    let program: Program
+    let profileName: String
+    switch asked ?? .pymalloc {
+    case .pymalloc:
+      let p = try profile.map { p throws(CLIError) in try CLISupport.parseProfile(p) }
+      program = ProgramGenerator(length: count, profile: p).generate(seed: seed)
+      profileName = p.map { "\($0)" } ?? "picked by the seed"
+    case .heaps:
+      let p = try profile.map { p throws(CLIError) in try CLISupport.parseHeapsProfile(p) }
+      program = HeapsProgramGenerator(length: count, profile: p).generate(seed: seed)
+      profileName = p.map { "\($0)" } ?? "picked by the seed"
+    }
     return Resolved(program: program, runSeed: seed,
-                    origin: "generated: seed \(hex(seed)), length \(count), profile \(profile.map { "\($0)" } ?? "picked by the seed")",
-                    runSeedNote: "the program seed")
+                    origin: "generated: \((asked ?? .pymalloc).rawValue) family, seed \(hex(seed)), length \(count), profile \(profileName)",
+                    runSeedNote: "the program seed", family: asked ?? .pymalloc)
   }
 }
 
 struct AllocatorOptions: ParsableArguments {
-  @Option(name: .customLong("bug"), help: "Switch on a seeded pymalloc bug (repeatable; see alloc-check bugs).")
+  @Option(name: .customLong("bug"), help: "Switch on a seeded pymalloc or mimalloc bug (repeatable; see alloc-check bugs).")
   var bugs: [String] = []
   @Option(help: "Fault plan for arena mmaps: never, always, nth:K, every:N (errno ENOMEM).")
   var arenaFaults: String = "never"
@@ -69,36 +87,62 @@ struct AllocatorOptions: ParsableArguments {
   var checks: String = "all"
 
   struct Resolved {
-    var bugs: [PymallocBug]
+    var bugs: [SeededBug]
     var arenaFaults: FaultPlan
     var rawFaults: FaultPlan
     var oracle: OracleConfig
+    var family: ProgramFamily = .pymalloc
+
+    /// pymalloc's seeded bugs (the heaps family has none of them).
+    var pymallocBugs: [PymallocBug] { bugs.compactMap { if case .pymalloc(let b) = $0 { b } else { nil } } }
+    var mimallocBugs: [MimallocBug] { bugs.compactMap { if case .mimalloc(let b) = $0 { b } else { nil } } }
 
     func makeAdapter() -> PymallocAdapter {
-      PymallocAdapter(bugs: Set(bugs), arenaFaults: arenaFaults, rawFaults: rawFaults)
+      PymallocAdapter(bugs: Set(pymallocBugs), arenaFaults: arenaFaults, rawFaults: rawFaults)
+    }
+
+    /// The allocator of this run's family: pymalloc, or the reference mimalloc for the heaps family.
+    func makeAdapter(for family: ProgramFamily) -> AllocatorAdapter {
+      family == .heaps ? MimallocAdapter(bugs: Set(mimallocBugs), faults: arenaFaults) : makeAdapter()
+    }
+
+    /// The same options for a run of `family`: bugs of the other allocator are refused, and "all" checks
+    /// mean that family's full oracle.
+    func adapted(to family: ProgramFamily) throws(CLIError) -> Resolved {
+      if let wrong = bugs.first(where: { $0.family != family }) {
+        throw .usage("--bug \(wrong.name) is a \(wrong.family == .heaps ? "mimalloc (heaps family)" : "pymalloc") bug; this is a \(family.rawValue)-family program")
+      }
+      var r = self
+      r.family = family
+      if family == .heaps {
+        if oracle == .full { r.oracle = .heaps } else { r.oracle.geometry = .mimalloc }
+      }
+      return r
     }
 
     /// Rows for the parameter block.
     var rows: [(String, String)] {
-      [("allocator", "pymalloc, bugs: " + (bugs.isEmpty ? "none" : bugs.map(\.rawValue).joined(separator: ", "))),
-       ("faults", "arena mmaps \(CLISupport.spell(arenaFaults)), raw allocator \(CLISupport.spell(rawFaults))"),
-       ("checks", CLISupport.spellChecks(oracle))]
+      let name = family == .heaps ? "mimalloc (heaps family)" : "pymalloc"
+      return [("allocator", "\(name), bugs: " + (bugs.isEmpty ? "none" : bugs.map(\.name).joined(separator: ", "))),
+              family == .heaps ? ("faults", "segment mmaps \(CLISupport.spell(arenaFaults))")
+                : ("faults", "arena mmaps \(CLISupport.spell(arenaFaults)), raw allocator \(CLISupport.spell(rawFaults))"),
+              ("checks", oracle == family.fullOracle ? "all" : CLISupport.spellChecks(oracle))]
     }
 
     /// The options that recreate this allocator and oracle, each with a leading space.
     var flags: String {
-      var f = bugs.map { " --bug \($0.rawValue)" }.joined()
+      var f = bugs.map { " --bug \($0.name)" }.joined()
       if arenaFaults != .never { f += " --arena-faults \(CLISupport.spell(arenaFaults))" }
       if rawFaults != .never { f += " --raw-faults \(CLISupport.spell(rawFaults))" }
-      if oracle != .full { f += " --checks \(CLISupport.spellChecks(oracle))" }
+      if oracle != family.fullOracle { f += " --checks \(CLISupport.spellChecks(oracle))" }
       return f
     }
   }
 
   func resolve() throws(CLIError) -> Resolved {
-    var bugs: [PymallocBug] = []
+    var bugs: [SeededBug] = []
     for name in self.bugs {
-      let bug = try CLISupport.parseBug(name)
+      let bug = try CLISupport.parseAnyBug(name)
       if !bugs.contains(bug) { bugs.append(bug) }
     }
     return Resolved(bugs: bugs, arenaFaults: try CLISupport.parseFaultPlan(arenaFaults),
@@ -115,7 +159,7 @@ func listing(_ program: Program, _ range: Range<Int>) -> String {
 /// A violation in one line: rule, title, op (marked when it is a teardown free), detail.
 func describe(_ v: Violation, programLength: Int) -> String {
   let title = RuleID(rawValue: v.rule)?.title
-    ?? CLISupport.pymallocInvariants.first { $0.id == v.rule }.map { String($0.meaning.prefix { $0 != ":" }) }
+    ?? (CLISupport.pymallocInvariants + CLISupport.mimallocInvariants).first { $0.id == v.rule }.map { String($0.meaning.prefix { $0 != ":" }) }
     ?? "allocator invariant"
   let teardown = v.opIndex >= programLength ? " (teardown free)" : ""
   return "VIOLATION \(v.rule) (\(title)) at op \(v.opIndex)\(teardown): \(v.detail)"

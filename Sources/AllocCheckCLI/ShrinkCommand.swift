@@ -14,6 +14,7 @@ struct ShrinkCommand: ParsableCommand {
 
   @Argument(help: "Program file (text form or binary fuzz bytes).") var file: String
   @Option(help: "Canary run seed (default: the file's '# seed:' comment, else 0).") var seed: String?
+  @Option(help: "Family of a binary FILE: pymalloc (default) or heaps; a text file names its own.") var family: String?
   @OptionGroup var allocator: AllocatorOptions
   @Option(help: "Where to write the shrunk program (default: FILE.min.txt).") var out: String?
   @Option(help: "Most candidate programs to try.") var maxAttempts: String = "20000"
@@ -21,15 +22,15 @@ struct ShrinkCommand: ParsableCommand {
   var maxTime: String = "10m"
 
   func run() throws {
-    let source = try ProgramSourceOptions.resolve(file: file, seed: seed, length: nil, profile: nil, command: "shrink")
-    let alloc = try allocator.resolve()
+    let source = try ProgramSourceOptions.resolve(file: file, seed: seed, length: nil, profile: nil, family: family, command: "shrink")
+    let alloc = try allocator.resolve().adapted(to: source.family)
     let budget = try CLISupport.parseCount(maxAttempts, option: "--max-attempts")
     let timeLimit = try CLISupport.parseDuration(maxTime)
     let path = out ?? file + ".min.txt"
     Console.parameters("shrink", [("program", source.origin), ("run seed", "\(hex(source.runSeed)) (\(source.runSeedNote))")]
                          + alloc.rows + [("budget", "at most \(budget) attempts, \(CLISupport.spell(timeLimit))"), ("output", path)])
 
-    let adapter = alloc.makeAdapter()
+    let adapter = alloc.makeAdapter(for: source.family)
     func run(_ p: Program, trace: Bool = false) -> Verdict {
       Executor.run(p, on: adapter, config: ExecutorConfig(oracle: alloc.oracle, runSeed: source.runSeed, recordTrace: trace))
     }
@@ -47,7 +48,7 @@ struct ShrinkCommand: ParsableCommand {
     Console.out("after:  \(outcome.program.ops.count) ops in \(outcome.attempts) attempts"
                 + (outcome.cutShort.map { " (stopped early: \($0))" } ?? "") + "; "
                 + describe(after, programLength: outcome.program.ops.count))
-    let text = ProgramText.render(outcome.program, comments: [
+    let text = ProgramText.render(outcome.program, family: source.family.rawValue, comments: [
       "seed: \(hex(source.runSeed))",
       "violates: \(after.rule) at op \(after.opIndex): \(after.detail)",
       "shrunk from \(file) (\(source.program.ops.count) ops); run with:\(alloc.flags.isEmpty ? " no options" : alloc.flags)",

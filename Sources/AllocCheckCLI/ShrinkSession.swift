@@ -26,9 +26,10 @@ struct ShrinkSession {
   }
 
   /// The oracle that checks only `rule`: an oracle rule alone, or one invariant id alone.
-  static func focus(on rule: String) -> OracleConfig {
-    if let r = RuleID(rawValue: rule) { return .only(r) }
-    return .onlyInvariant(rule)
+  static func focus(on rule: String, geometry: SmallObjectGeometry = .pymalloc) -> OracleConfig {
+    var o: OracleConfig = RuleID(rawValue: rule).map { .only($0) } ?? .onlyInvariant(rule)
+    o.geometry = geometry
+    return o
   }
 
   func verdict(_ p: Program, _ o: OracleConfig) -> Verdict {
@@ -59,7 +60,7 @@ struct ShrinkSession {
         return fails
       }.program
     }
-    let focused = Self.focus(on: violation.rule)
+    let focused = Self.focus(on: violation.rule, geometry: oracle.geometry)
     let first = stage(program, focused)
     if let v = verdict(first, oracle).violation, v.rule == violation.rule {
       return Outcome(program: first, violation: v, attempts: attempts, cutShort: cutShort)

@@ -3,6 +3,8 @@
 // ProgramState (one test per error kind), repair after removals, and shrinking of multi-thread programs.
 // Like the pymalloc golden vector, the golden bytes here must never change.
 
+import AllocUnderTest
+import Oracle
 import Testing
 
 @testable import Harness
@@ -190,5 +192,43 @@ struct HeapsProgramTests {
     #expect(shrunk.ops == [.spawn, .malloc(size: 0), .switchThread(t(1)), .free(BlockRef(0))]
       || shrunk.ops == [.malloc(size: 0), .spawn, .switchThread(t(1)), .free(BlockRef(0))],
       "\(ProgramText.render(shrunk, family: "heaps"))")
+  }
+}
+
+@Suite("Heaps family on the command line")
+struct HeapsCLITests {
+  @Test("a text names its family; binary bytes decode as the family asked for; a bad family name is refused")
+  func families() throws {
+    let text = Array("# alloc-check program v1\n# family: heaps\nt1 = spawn()\n".utf8)
+    #expect(try CLISupport.loadProgram(text, name: "a.txt").family == .heaps)
+    let untagged = Array("# alloc-check program v1\nh0 = heap_new()\n".utf8)
+    #expect(try CLISupport.loadProgram(untagged, name: "b.txt").family == .heaps)
+    let bytes: [UInt8] = [0x04, 0x05, 0x01]
+    #expect(try CLISupport.loadProgram(bytes, name: "c.bin", family: .heaps).program.ops == [.spawn, .switchThread(ThreadRef(1))])
+    #expect(try CLISupport.loadProgram(bytes, name: "c.bin").program.ops.allSatisfy(\.kind.isPymallocKind))
+    #expect(throws: CLIError.unknownFamily("nope")) { try CLISupport.parseFamily("nope") }
+    #expect(try CLISupport.parseAnyBug("reclaimIntoNoReclaimHeap") == .mimalloc(.reclaimIntoNoReclaimHeap))
+    #expect(try CLISupport.parseAnyBug("misalignTinyBlocks").family == .pymalloc)
+  }
+
+  /// The reclaim hazard as `alloc-check shrink` printed it (8 ops, two logical threads): it replays from
+  /// its text to the same violation with the bug on, and passes with it off.
+  @Test("the shrunk reclaim-hazard program replays from its text")
+  func reclaimHazardReplays() throws {
+    let program = try ProgramText.parse("""
+      # alloc-check program v1
+      # family: heaps
+      t1 = spawn()
+      thread(t1)
+      p0 = heap_malloc(gc_pre, 0)
+      p1 = malloc(0)
+      exit()
+      h0 = heap_new()
+      p2 = heap_malloc(h0, 0)
+      heap_destroy(h0)
+      """)
+    let buggy = Executor.run(program, on: MimallocAdapter(bugs: [.reclaimIntoNoReclaimHeap]), config: ExecutorConfig(oracle: .heaps))
+    #expect(buggy.violation?.rule == "H1" || buggy.violation?.rule == "H2", "\(String(describing: buggy.violation))")
+    #expect(Executor.run(program, on: MimallocAdapter(), config: ExecutorConfig(oracle: .heaps)).passed)
   }
 }

@@ -25,6 +25,7 @@ public enum CLIError: Error, Equatable, CustomStringConvertible {
   case unknownBug(String)
   case unknownProfile(String)
   case unknownCheck(String)
+  case unknownFamily(String)
   case usage(String)
 
   public var description: String {
@@ -40,18 +41,79 @@ public enum CLIError: Error, Equatable, CustomStringConvertible {
       "bad fault plan \"\(text)\"; expected never, always, nth:K or every:N (K, N ≥ 1; the errno is ENOMEM)"
     case .badCount(let option, let text): "bad value \"\(text)\" for \(option); expected a whole number ≥ 1"
     case .unknownBug(let name):
-      "unknown bug \"\(name)\"; valid bugs: \(PymallocBug.allCases.map(\.rawValue).joined(separator: ", "))"
+      "unknown bug \"\(name)\"; valid bugs: pymalloc: \(PymallocBug.allCases.map(\.rawValue).joined(separator: ", ")); "
+        + "mimalloc (heaps family): \(MimallocBug.allCases.map(\.rawValue).joined(separator: ", "))"
+    case .unknownFamily(let name):
+      "unknown family \"\(name)\"; expected \(ProgramFamily.allCases.map(\.rawValue).joined(separator: " or "))"
     case .unknownProfile(let name):
       "unknown profile \"\(name)\"; valid profiles: \(CLISupport.profileNames.joined(separator: ", "))"
     case .unknownCheck(let id):
       "unknown check \"\(id)\"; expected all, none or a comma list of "
-        + (RuleID.allCases.map(\.rawValue) + CLISupport.pymallocInvariants.map(\.id)).joined(separator: ", ")
+        + (RuleID.allCases.map(\.rawValue) + CLISupport.pymallocInvariants.map(\.id) + CLISupport.mimallocInvariants.map(\.id))
+        .joined(separator: ", ")
     case .usage(let message): message
     }
   }
 }
 
+/// Which op family a program belongs to, and so which allocator runs it.
+public enum ProgramFamily: String, CaseIterable, Sendable {
+  /// malloc/calloc/realloc/free on the reference pymalloc.
+  case pymalloc
+  /// Logical threads and heaps on the reference mimalloc (issue 3).
+  case heaps
+
+  /// The oracle that checks everything this family can break.
+  public var fullOracle: OracleConfig { self == .heaps ? .heaps : .full }
+}
+
+/// A seeded bug of either reference allocator, by its command-line name.
+public enum SeededBug: Hashable, Sendable {
+  case pymalloc(PymallocBug)
+  case mimalloc(MimallocBug)
+
+  public var name: String {
+    switch self {
+    case .pymalloc(let b): b.rawValue
+    case .mimalloc(let b): b.rawValue
+    }
+  }
+  public var caughtBy: String {
+    switch self {
+    case .pymalloc(let b): b.caughtBy
+    case .mimalloc(let b): b.caughtBy
+    }
+  }
+  public var family: ProgramFamily {
+    if case .mimalloc = self { return .heaps }
+    return .pymalloc
+  }
+}
+
 public enum CLISupport {
+  /// `pymalloc` or `heaps`.
+  public static func parseFamily(_ name: String) throws(CLIError) -> ProgramFamily {
+    guard let f = ProgramFamily(rawValue: name) else { throw .unknownFamily(name) }
+    return f
+  }
+
+  /// A pymalloc or mimalloc bug name.
+  public static func parseAnyBug(_ name: String) throws(CLIError) -> SeededBug {
+    if let b = PymallocBug(rawValue: name) { return .pymalloc(b) }
+    if let b = MimallocBug(rawValue: name) { return .mimalloc(b) }
+    throw .unknownBug(name)
+  }
+
+  /// The invariant ids `Mimalloc.checkInvariants()` reports (Mimalloc+Invariants.swift).
+  public static let mimallocInvariants: [(id: String, meaning: String)] = [
+    ("MI1", "page counts: capacity == used + |free| + |localFree|; used ≤ capacity ≤ reserved == area / block size"),
+    ("MI2", "free lists: blocks inside their page at block boundaries below capacity; lists acyclic and disjoint"),
+    ("MI3", "delayed-free transitions: every recorded transition is one mimalloc's state machine allows"),
+    ("MI4", "notification: no page left delayed-freeing; no-delayed-free iff a block is on the heap list; xheap nil iff never"),
+    ("MI6", "queues: in_full iff the full queue, page counts match, a QSBR-parked page is never in the full queue"),
+    ("MI7", "segments: spans tile the segment, used/abandoned counts, thread id 0 iff abandoned, slice table"),
+  ]
+
   // MARK: Numbers
 
   /// A seed in decimal or `0x` hex (`0X` too); the whole 64-bit range.
@@ -148,6 +210,15 @@ public enum CLISupport {
   /// Profile names as ``FailureReport/replayCommand(_:bug:)`` prints them (`arenaChurn`).
   public static var profileNames: [String] { ProgramGenerator.SizeProfile.allCases.map { "\($0)" } }
 
+  /// Profiles of the heaps family (`crossThread`, `fullPages`, …).
+  public static func parseHeapsProfile(_ name: String) throws(CLIError) -> HeapsProgramGenerator.Profile {
+    guard let p = HeapsProgramGenerator.Profile.allCases.first(where: { "\($0)" == name }) else {
+      throw .usage("unknown heaps-family profile \"\(name)\"; valid profiles: "
+        + HeapsProgramGenerator.Profile.allCases.map { "\($0)" }.joined(separator: ", "))
+    }
+    return p
+  }
+
   public static func parseProfile(_ name: String) throws(CLIError) -> ProgramGenerator.SizeProfile {
     guard let p = ProgramGenerator.SizeProfile.allCases.first(where: { "\($0)" == name }) else {
       throw .unknownProfile(name)
@@ -182,7 +253,7 @@ public enum CLISupport {
       let id = String(item.filter { $0 != " " }).uppercased()
       if let rule = RuleID(rawValue: id) {
         rules.insert(rule)
-      } else if pymallocInvariants.contains(where: { $0.id == id }) {
+      } else if (pymallocInvariants + mimallocInvariants).contains(where: { $0.id == id }) {
         invariants.insert(id)
       } else {
         throw .unknownCheck(String(item))
@@ -229,13 +300,17 @@ public enum CLISupport {
     /// The seed named by a `# seed: 0x…` comment (``FailureReport/programText(_:maxLines:)`` writes one): the run
     /// seed the program was found and shrunk with, so its canaries replay exactly.
     public var seedComment: UInt64?
+    /// The family: a text's `# family:` line (heaps whenever it uses a thread or heap op), else the one asked for.
+    public var family: ProgramFamily = .pymalloc
   }
 
-  /// Parses `bytes` (a file called `name`) as a text program or decodes it as binary.
-  public static func loadProgram(_ bytes: [UInt8], name: String) throws(CLIError) -> LoadedProgram {
+  /// Parses `bytes` (a file called `name`) as a text program or decodes it as binary (of `family`, which a
+  /// text's own `# family:` line overrides; see ``LoadedProgram/family``).
+  public static func loadProgram(_ bytes: [UInt8], name: String, family: ProgramFamily = .pymalloc) throws(CLIError) -> LoadedProgram {
     switch programFileKind(bytes) {
     case .binary:
-      return LoadedProgram(program: OpDecoder.decodePymalloc(bytes), kind: .binary, seedComment: nil)
+      let program = family == .heaps ? OpDecoder.decodeHeaps(bytes) : OpDecoder.decodePymalloc(bytes)
+      return LoadedProgram(program: program, kind: .binary, seedComment: nil, family: family)
     case .text:
       let document: ProgramText.Document
       do {
@@ -247,7 +322,9 @@ public enum CLISupport {
         guard c.hasPrefix("seed:") else { return nil }
         return try? parseSeed(String(ProgramText.trimmed(c.dropFirst(5))))
       }.first
-      return LoadedProgram(program: document.program, kind: .text, seedComment: seed)
+      var fileFamily = document.family.flatMap(ProgramFamily.init(rawValue:)) ?? family
+      if !document.program.isPymallocFamily { fileFamily = .heaps }
+      return LoadedProgram(program: document.program, kind: .text, seedComment: seed, family: fileFamily)
     }
   }
 
