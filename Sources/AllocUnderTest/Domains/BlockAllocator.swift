@@ -20,11 +20,10 @@ public protocol BlockAllocator: AnyObject {
   func free(_ p: UnsafeMutableRawPointer?)
   /// Bytes usable in the live block `p`.
   func usableSize(_ p: UnsafeMutableRawPointer) -> Int
-  /// Model-only (CPython has no such question): a range of addresses known to be mapped and readable that
-  /// contains `address`, when `address` is where one of this allocator's blocks starts (or lies anywhere in
-  /// memory the allocator owns, if it knows that much); nil when nothing is known. The debug hooks read
-  /// headers and pads only inside such a range, so where CPython would read wild memory the model reports
-  /// a value instead of crashing.
+  /// Model-only (CPython has no such question): a range of addresses that contains `address` and is known
+  /// to be mapped and readable because this allocator (or one below it) handed it out — a live block, an
+  /// arena; nil when nothing is known. The debug hooks read headers and pads only inside such a range, so
+  /// where CPython would read wild memory the model reports a value instead of crashing.
   func readableRange(around address: Int) -> Range<Int>?
   /// Model of `fill_mem_debug` (obmalloc.c, free-threaded OBJ blocks): how many leading bytes of the block
   /// at `base` the debug fills must leave alone (mimalloc's `debug_offset`). 0 for every backing but

@@ -16,6 +16,9 @@ public final class DebugHookSettings {
   /// Receives every fatal error; by default prints CPython's text and aborts.
   public var onFatal: FatalHandler = PyFatalError.printAndAbort
   let bugs: Set<DomainBug>
+  /// Model-only: the readable range containing an address, according to every backing of the instance
+  /// (set by ``PyMemDomains``). Lets a hook read the header of another domain's block, as CPython does.
+  var knownMemory: (Int) -> Range<Int>? = { _ in nil }
 
   init(build: PyBuild, serialNumbers: Bool, bugs: Set<DomainBug>) {
     self.build = build

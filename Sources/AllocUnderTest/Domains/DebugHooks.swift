@@ -47,15 +47,12 @@ public final class DebugHooks: BlockAllocator {
 
   /// N, the size the caller asked for (0 if the header cannot be read).
   public func usableSize(_ p: UnsafeMutableRawPointer) -> Int {
-    let user = UncheckedUserPointer(p)
-    let view = DebugBlockView(user, readable: user.presumedBase.flatMap { wrapped.readableRange(around: $0) })
+    let view = self.view(of: UncheckedUserPointer(p))
     return (try? view.requestedSize()).map { Int(clamping: $0) } ?? 0
   }
 
-  /// What the wrapped allocator knows about the block this user pointer's header would start at.
-  public func readableRange(around address: Int) -> Range<Int>? {
-    UncheckedUserPointer.presumedBase(of: address).flatMap { wrapped.readableRange(around: $0) }
-  }
+  /// What the wrapped allocator knows about `address` (the hooks own no memory themselves).
+  public func readableRange(around address: Int) -> Range<Int>? { wrapped.readableRange(around: address) }
 
   // MARK: Shared steps
 
@@ -111,12 +108,18 @@ public final class DebugHooks: BlockAllocator {
     return false
   }
 
+  /// A view of the presumed block at `user`, readable where the wrapped allocator vouches for the header's
+  /// memory or, failing that (a block of another domain: API misuse), where any backing of the instance does.
+  func view(of user: UncheckedUserPointer) -> DebugBlockView {
+    let readable = user.presumedBase.flatMap { wrapped.readableRange(around: $0) ?? settings.knownMemory($0) }
+    return DebugBlockView(user, readable: readable)
+  }
+
   /// `_PyMem_DebugCheckAddress(func, api_id, p)`: the checked block, or nil after reporting the failure
   /// (with the `_PyObject_DebugDumpAddress` text, except when the check itself would read wild memory:
   /// CPython would then crash or misbehave before printing anything predictable).
   func checked(_ p: UnsafeMutableRawPointer, function: String) -> DebugBlock? {
-    let user = UncheckedUserPointer(p)
-    let view = DebugBlockView(user, readable: user.presumedBase.flatMap { wrapped.readableRange(around: $0) })
+    let view = self.view(of: UncheckedUserPointer(p))
     if let failure = DebugCheck.check(view, expecting: domain.apiID, bugs: bugs) {
       let dump: DebugDump? = if case .wildRead = failure { nil } else {
         DebugDump.render(view, serialNumbers: settings.serialNumbers)

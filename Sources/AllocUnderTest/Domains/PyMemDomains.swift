@@ -69,6 +69,7 @@ public final class PyMemDomains {
     let settings = DebugHookSettings(build: build, serialNumbers: options.serialNumbers, bugs: bugs)
     hookSettings = settings
     debugContexts = PyMemDomain.allCases.map { DebugHooks(domain: $0, wrapping: malloc, settings: settings) }
+    settings.knownMemory = { [weak self] address in self?.readableRange(around: address) }
     try setupAllocators(name)
   }
 
@@ -149,6 +150,18 @@ public final class PyMemDomains {
     if ids == [.malloc, .malloc, .malloc] { return "malloc" }
     if build.withPymalloc && ids == [.malloc, .pymalloc, .pymalloc] { return "pymalloc" }
     if build.withMimalloc && ids == [.malloc, .mimalloc, .mimallocObject] { return "mimalloc" }
+    return nil
+  }
+
+  /// The readable range containing `address` according to any backing: a pymalloc arena, a live C-heap
+  /// block, or whatever a mimalloc backing knows. Model-only (see ``BlockAllocator/readableRange(around:)``).
+  public func readableRange(around address: Int) -> Range<Int>? {
+    if let range = pymallocBacking?.readableRange(around: address) ?? mallocBacking.readableRange(around: address) {
+      return range
+    }
+    for backing in mimallocBackings.values {
+      if let range = backing.readableRange(around: address) { return range }
+    }
     return nil
   }
 
