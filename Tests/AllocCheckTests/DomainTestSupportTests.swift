@@ -24,7 +24,7 @@ final class FatalRecorder {
   var errors: [PyFatalError] = []
   var last: PyFatalError? { errors.last }
   var lines: [String] { errors.map(\.fatalLine) }
-  func install(on domains: PyMemDomains) { domains.onFatal = { [unowned self] in self.errors.append($0) } }
+  func install(on domains: PyMemDomains) { domains.onFatal = { self.errors.append($0) } }
 }
 
 /// A `PyMemDomains` for `name` with a recorder installed; traps on a configuration error.

@@ -66,7 +66,8 @@ public final class DebugHooks: BlockAllocator {
     let serial = settings.serialNumbers ? settings.bumpSerial() : 0
     let n = Int(nbytes)
     decorate(block, size: n, serial: serial)
-    let clean = useCalloc ? bugs.contains(.callocFilledWithClean) : !bugs.contains(.cleanBytesNotWritten)
+    let clean = useCalloc ? bugs.contains(.callocFilledWithClean) && domain != .raw  // RAW spared: radix nodes
+      : !bugs.contains(.cleanBytesNotWritten)
     if n > 0 && clean { fillData(block, count: n, with: DebugLayout.cleanByte) }
     return block.userPointer
   }

@@ -18,7 +18,8 @@ public enum DomainBug: String, CaseIterable, Sendable, Codable {
   case deadBytesNotWritten
   /// DH1 clean bytes: malloc leaves the data as the wrapped allocator gave it instead of 0xCD.
   case cleanBytesNotWritten
-  /// DH1 calloc zeroed: calloc's data is filled with 0xCD like malloc's.
+  /// DH1 calloc zeroed: MEM/OBJ calloc's data is filled with 0xCD like malloc's. (RAW is spared: pymalloc's
+  /// radix-tree nodes come from RAW calloc and would turn into wild pointers, in CPython as here.)
   case callocFilledWithClean
   /// DH1 size field: N is stored little-endian instead of big-endian.
   case sizeLittleEndian
