@@ -2,24 +2,7 @@
 // _testcapi self-tests it relies on) replayed against PyMemDomains, class by class, with the same
 // expectations: where CPython's child process dies, an exit test runs the scenario in a child with the
 // default fatal handler (print to stderr, abort) and matches its stderr with CPython's own regexes.
-//
-// | CPython test (per class)                  | Swift test                                                    |
-// |-------------------------------------------|---------------------------------------------------------------|
-// | test_buffer_overflow                      | `bufferOverflow` (exit test, CPython's DOTALL regex)          |
-// | test_api_misuse                           | `apiMisuse` (exit test, CPython's regex)                      |
-// | test_pymem_malloc_without_gil             | `mallocWithoutGIL` with PYMEM (exit test, assertIn text)      |
-// | test_pyobject_malloc_without_gil          | `mallocWithoutGIL` with PYOBJECT (exit test, assertIn text)   |
-// | test_pyobject_null_is_freed               | `nullIsFreed`                                                 |
-// | test_pyobject_uninitialized_is_freed      | `uninitializedIsFreed`                                        |
-// | test_pyobject_forbidden_bytes_is_freed    | `forbiddenBytesIsFreed`                                       |
-// | test_pyobject_freed_is_freed              | `freedIsFreed` (C heap: quarantine 1, see the test)           |
-// | test_set_nomemory                         | `setNomemory` (one allocation per C() instance)               |
-// | _testcapi.test_pymem_alloc0               | `alloc0`                                                      |
-// | test_pymem_setrawallocators / _setallocators / test_pyobject_setallocators | `setAllocators` (RAW/MEM/OBJ) |
-// | PyMemMimallocDebugTests.* (and free-threaded `debug`) | `mimallocClassWaits`: NOT a pass — asserts the explicit "backing not available yet" error |
-//
-// Classes: PyMemDebugTests ("debug"), PyMemMallocDebugTests ("malloc_debug"), PyMemPymallocDebugTests
-// ("pymalloc_debug") on a 3.13 release GIL build, and PyMemDefaultTests ("" on a Py_DEBUG build).
+// The CPython test → Swift test table is the doc comment of ``TestMemParityTests`` below.
 import Testing
 
 #if canImport(Glibc)
@@ -84,6 +67,25 @@ private func abortedWithSIGABRT(_ result: ExitTest.Result?) -> Bool {
   return false
 }
 
+/// CPython's tests and where each lives here:
+///
+/// | CPython test (per class)                  | Swift test                                                    |
+/// |-------------------------------------------|---------------------------------------------------------------|
+/// | test_buffer_overflow                      | `bufferOverflow` (exit test, CPython's DOTALL regex)          |
+/// | test_api_misuse                           | `apiMisuse` (exit test, CPython's regex)                      |
+/// | test_pymem_malloc_without_gil             | `mallocWithoutGIL` with `.mem` (exit test, assertIn text)     |
+/// | test_pyobject_malloc_without_gil          | `mallocWithoutGIL` with `.obj` (exit test, assertIn text)     |
+/// | test_pyobject_null_is_freed               | `nullIsFreed`                                                 |
+/// | test_pyobject_uninitialized_is_freed      | `uninitializedIsFreed`                                        |
+/// | test_pyobject_forbidden_bytes_is_freed    | `forbiddenBytesIsFreed`                                       |
+/// | test_pyobject_freed_is_freed              | `freedIsFreed` (C heap: quarantine 1, see the test)           |
+/// | test_set_nomemory                         | `setNomemory` (one allocation per C() instance)               |
+/// | _testcapi.test_pymem_alloc0               | `alloc0`                                                      |
+/// | test_pymem_setrawallocators / _setallocators / test_pyobject_setallocators | `setAllocators` (RAW/MEM/OBJ) |
+/// | PyMemMimallocDebugTests.* (and free-threaded `debug`) | `mimallocClassWaits`: NOT a pass — asserts the explicit "backing not available yet" error |
+///
+/// Classes: PyMemDebugTests ("debug"), PyMemMallocDebugTests ("malloc_debug"), PyMemPymallocDebugTests
+/// ("pymalloc_debug") on a 3.13 release GIL build, and PyMemDefaultTests ("" on a Py_DEBUG build).
 @Suite("test_mem.py parity")
 struct TestMemParityTests {
   // MARK: Crash tests (CPython: assert_python_failure + regex over stderr)
