@@ -82,7 +82,7 @@ struct CLITests {
     let e = error { () throws(CLIError) in try CLISupport.parseBug("callocSkipZeroing") }
     #expect(e == .unknownBug("callocSkipZeroing"))
     let text = e?.description ?? ""
-    #expect(text.hasPrefix("unknown bug \"callocSkipZeroing\"; valid bugs: misalignTinyBlocks, "))
+    #expect(text.hasPrefix("unknown bug \"callocSkipZeroing\"; valid bugs: pymalloc: misalignTinyBlocks, "))
     for bug in PymallocBug.allCases { #expect(text.contains(bug.rawValue)) }
   }
 
