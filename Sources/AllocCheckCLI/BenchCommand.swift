@@ -19,27 +19,38 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Seed of the program set (decimal or 0x-hex).") var seed: String = "1"
   @Option(help: "Number of programs.") var programs: String = "200"
   @Option(help: "Ops per program.") var length: String = "500"
+  @Option(help: "Program family: pymalloc, or heaps (multi-thread programs on the reference mimalloc).") var family: String = "pymalloc"
 
   func run() throws {
     let seed = try CLISupport.parseSeed(seed)
     let count = try CLISupport.parseCount(programs, option: "--programs")
     let length = try CLISupport.parseCount(length, option: "--length")
+    let family = try CLISupport.parseFamily(family)
     let build = isDebugBuild ? "DEBUG — numbers are meaningless; use -c release" : "release"
+    let allocatorName = family == .heaps ? "mimalloc (heaps family: logical threads), no bugs" : "pymalloc, no bugs"
     Console.parameters("bench", [("seed", hex(seed)), ("programs", "\(count) of length \(length), profile picked per seed"),
-                                 ("allocator", "pymalloc, no bugs"), ("build", build)])
+                                 ("allocator", allocatorName), ("build", build)])
     Console.out("a measurement, not a test: meant to be run with swift run -c release alloc-check bench")
 
-    let generator = ProgramGenerator(length: length)
+    let generator: any ProgramGenerating = family == .heaps ? HeapsProgramGenerator(length: length) : ProgramGenerator(length: length)
     let set = (0..<count).map { k in
       let s = BugHunt.programSeed(seed, k)
       return (seed: s, program: generator.generate(seed: s))
     }
+    var noInvariants = family.fullOracle
+    noInvariants.invariantsEvery = 0
+    var none = OracleConfig(rules: [], invariants: [], invariantsEvery: 0, sweepEvery: 0, statsEvery: 0)
+    none.geometry = family.fullOracle.geometry
     let configs: [(name: String, oracle: OracleConfig)] = [
-      ("(a) full oracle", .full),
-      ("(b) no invariants", OracleConfig(invariantsEvery: 0)),
-      ("(c) no checks", OracleConfig(rules: [], invariants: [], invariantsEvery: 0, sweepEvery: 0, statsEvery: 0)),
+      ("(a) full oracle", family.fullOracle),
+      ("(b) no invariants", noInvariants),
+      ("(c) no checks", none),
     ]
-    let adapter = PymallocAdapter()
+    let adapter: AllocatorAdapter = family == .heaps ? MimallocAdapter() : PymallocAdapter()
+    if family == .heaps {
+      let threads = set.map { $0.program.ops.count(where: { $0 == .spawn }) + 1 }
+      Console.out("logical threads started per program (t0 included; at most 32 live at once): mean \(threads.reduce(0, +) / max(threads.count, 1)), max \(threads.max() ?? 1)")
+    }
     // Warm-up: page in the code and the first arenas.
     for p in set.prefix(5) { _ = Executor.run(p.program, on: adapter, config: ExecutorConfig(oracle: configs[2].oracle, recordTrace: false)) }
 
@@ -71,7 +82,7 @@ struct BenchCommand: ParsableCommand {
     let resets = 5_000
     let clock = ContinuousClock()
     let elapsed = clock.measure {
-      for _ in 0..<resets { _ = Executor.run(tiny, on: adapter, config: ExecutorConfig(oracle: .full, recordTrace: false)) }
+      for _ in 0..<resets { _ = Executor.run(tiny, on: adapter, config: ExecutorConfig(oracle: family.fullOracle, recordTrace: false)) }
     }
     Console.out("fresh states: \(resets) × (reset + malloc(24) + teardown, full oracle) in "
                 + String(format: "%.3f s = %d per second", elapsed.seconds, rate(resets, elapsed)))

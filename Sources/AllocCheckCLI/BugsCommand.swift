@@ -7,7 +7,7 @@ import ArgumentParser
 
 struct BugsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "bugs", abstract: "List the seeded pymalloc bugs and the check that catches each.")
+    commandName: "bugs", abstract: "List the seeded pymalloc and mimalloc bugs and the check that catches each.")
 
   func run() {
     let width = PymallocBug.allCases.map(\.rawValue.count).max()! + 2
@@ -16,6 +16,13 @@ struct BugsCommand: ParsableCommand {
     for bug in PymallocBug.allCases {
       text += bug.rawValue.padding(toLength: width, withPad: " ", startingAt: 0)
         + bug.caughtBy.padding(toLength: 11, withPad: " ", startingAt: 0) + Self.meaning(bug) + "\n"
+    }
+    let mwidth = MimallocBug.allCases.map(\.rawValue.count).max()! + 2
+    text += "\n\(MimallocBug.allCases.count) seeded mimalloc bugs (heaps family: use with --family heaps --bug NAME)\n"
+    text += "bug".padding(toLength: mwidth, withPad: " ", startingAt: 0) + "caught by  upstream\n"
+    for bug in MimallocBug.allCases {
+      text += bug.rawValue.padding(toLength: mwidth, withPad: " ", startingAt: 0)
+        + bug.caughtBy.padding(toLength: 11, withPad: " ", startingAt: 0) + (bug.upstreamIssue ?? "—") + "\n"
     }
     Console.out(text)
   }

@@ -23,12 +23,17 @@ struct RulesCommand: ParsableCommand {
     for (id, meaning) in CLISupport.pymallocInvariants {
       text += "  \(id.padding(toLength: 4, withPad: " ", startingAt: 0)) \(meaning)\(Self.bugs(id))\n"
     }
+    text += "mimalloc invariants (heaps family; checkInvariants() after every op by default):\n"
+    for (id, meaning) in CLISupport.mimallocInvariants {
+      text += "  \(id.padding(toLength: 4, withPad: " ", startingAt: 0)) \(meaning)\(Self.bugs(id))\n"
+    }
     Console.out(text)
   }
 
   /// " [bug: name]" for the seeded bugs that must be caught by `id`.
   static func bugs(_ id: String) -> String {
     var names = PymallocBug.allCases.filter { $0.caughtBy == id }.map(\.rawValue)
+      + MimallocBug.allCases.filter { $0.caughtBy == id }.map(\.rawValue)
     if id == "PM5" { names.append(PymallocBug.neverReleaseArenas.rawValue) }  // the quality suite's extra case
     return names.isEmpty ? "" : " [bug: \(names.joined(separator: ", "))]"
   }
