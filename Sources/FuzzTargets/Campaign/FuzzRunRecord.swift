@@ -36,6 +36,8 @@ public struct FuzzRunRecord: Codable, Sendable {
     public var name: String
     public var product: String
     public var jobs: Int
+    /// The working corpus folder.
+    public var corpus: String = ""
     public var execs: Int = 0
     public var seconds: Double = 0
     public var execPerSec: Double = 0
