@@ -18,6 +18,9 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "alloc-check", targets: ["AllocCheckCLI"]),
+    // libFuzzer executables, one per program family (Sources/FuzzTargets/FuzzTarget.swift has the registry).
+    // Build: swift build --sanitize=fuzzer --product fuzz-pymalloc-ops --scratch-path .build-fuzz
+    .executable(name: "fuzz-pymalloc-ops", targets: ["FuzzPymallocOps"]),
     .library(name: "Harness", targets: ["Harness"]),
   ],
   dependencies: [
@@ -31,8 +34,13 @@ let package = Package(
     .target(name: "Oracle", swiftSettings: strictSafety),
     // Op programs (decode/encode/text), adapters, executor, shrinker, generator.
     .target(name: "Harness", dependencies: ["AllocUnderTest", "Oracle"], swiftSettings: strictSafety),
-    // libFuzzer entry points over the executor (issue 5 grows these into one executable per family).
-    .target(name: "FuzzTargets", dependencies: ["Harness"], swiftSettings: strictSafety),
+    // Fuzz targets over the executor: the registry, seeds, dictionaries, crash triage and run records.
+    .target(name: "FuzzTargets", dependencies: ["Harness"], exclude: ["Entries"], swiftSettings: strictSafety),
+    // One libFuzzer executable per family: only the @_cdecl("LLVMFuzzerTestOneInput") entry, no main
+    // (one file not called main.swift, so SwiftPM compiles it as a library; --sanitize=fuzzer links
+    // libFuzzer's main). Built without --sanitize=fuzzer it does not link (no main): build it only that way.
+    .executableTarget(name: "FuzzPymallocOps", dependencies: ["FuzzTargets"],
+                      path: "Sources/FuzzTargets/Entries/FuzzPymallocOps", swiftSettings: strictSafety),
     // Stress runners (issue 6 adds real threads).
     .target(name: "Stress", dependencies: ["Harness"], swiftSettings: strictSafety),
     .executableTarget(

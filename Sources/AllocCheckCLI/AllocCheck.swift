@@ -13,13 +13,14 @@ struct AllocCheck: ParsableCommand {
     commandName: "alloc-check",
     abstract: "Verification suite for CPython's allocators: run, soak, shrink and inspect op programs.",
     discussion: """
-      Exit codes: 0 pass, 1 a program broke an oracle rule or allocator invariant, 2 bad input.
+      Exit codes: 0 pass, 1 a program broke an oracle rule or allocator invariant (fuzz: a crash), 2 bad input.
       Seeds are decimal or 0x-hex. Fault plans: never, always, nth:K, every:N (errno ENOMEM).
       Timings are only meaningful in a release build: swift run -c release alloc-check …
       """,
     subcommands: [
       RunCommand.self, SoakCommand.self, ShrinkCommand.self, StatsCommand.self, BenchCommand.self,
       DecodeCommand.self, EncodeCommand.self, BugsCommand.self, RulesCommand.self,
+      FuzzCommand.self, ReproCommand.self, MinimizeCommand.self, MergeCommand.self, ReportCommand.self, SeedsCommand.self,
     ]
   )
 

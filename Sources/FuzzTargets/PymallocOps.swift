@@ -1,21 +1,51 @@
-// PymallocOps.swift — the pymalloc op-sequence fuzz entry: input bytes are decoded with the frozen
-// pymalloc family v1 format (Documentation/ProgramFormat.md) and run through the executor with every
-// oracle rule and invariant on; a violation traps with a one-line reason (rule id and op index) so
-// libFuzzer saves the input. The libFuzzer executable and its build live with the fuzzing issue.
+// PymallocOps.swift — the pymalloc op-sequence fuzz target (`fuzz-pymalloc-ops`, corpus `corpus/pymalloc/`).
+// Input format: any byte string, decoded with the frozen "pymalloc family v1" format
+// (Documentation/ProgramFormat.md, ``OpDecoder/decodePymalloc(_:maxOps:)``): tag byte t (t & 3: malloc,
+// calloc, realloc, free), size fields by table index / u16 / u32 / u64, refs as live-list positions; at most
+// 4096 ops. Every byte string is a valid program (free consumes its pointer, so no double free can be spelled).
+// Asserts: the whole program, then the teardown frees, run on a fresh ``PymallocAdapter`` through the
+// ``Executor`` with every oracle rule (O1–O13) and every invariant (PM2–PM7) after every op; a violation traps
+// with `alloc-check: <rule> at op <index> (<op>): <detail>` so libFuzzer saves the input.
+// Seeded bugs: `ALLOC_CHECK_BUGS=name,name` (see `alloc-check bugs`) switches them on in the fuzz binary.
 
+import AllocUnderTest
 import Harness
 import Oracle
 
 public enum PymallocOpsTarget {
+  /// Most ops decoded from one input: bounds the time one input can take.
+  public static let maxOps = 4096
+
+  /// The registry entry: everything `alloc-check fuzz`, `repro`, `minimize`, `merge`, the corpus tools and
+  /// the fuzz executable need to know about this target.
+  public static let target = FuzzTarget(
+    name: "pymalloc",
+    product: "fuzz-pymalloc-ops",
+    summary: "pymalloc op programs (family v1) against every oracle rule and invariant",
+    family: "pymalloc",
+    bugNames: PymallocBug.allCases.map(\.rawValue),
+    decode: { OpDecoder.decodePymalloc($0, maxOps: maxOps) },
+    encode: { OpEncoder.encodePymalloc($0) },
+    makeAdapter: { names in
+      var bugs: Set<PymallocBug> = []
+      for name in names {
+        guard let bug = PymallocBug(rawValue: name) else { return nil }
+        bugs.insert(bug)
+      }
+      return PymallocAdapter(bugs: bugs)
+    },
+    dictionary: PymallocDictionary.entries,
+    seeds: PymallocSeeds.programs
+  )
+
   /// Runs one input on `adapter` (reused across inputs: `Executor.run` resets it); returns the first
   /// violation, nil when every rule holds.
   public static func run(_ bytes: [UInt8], on adapter: AllocatorAdapter) -> Violation? {
-    let program = OpDecoder.decodePymalloc(bytes, maxOps: 4096)
-    return Executor.run(program, on: adapter, config: ExecutorConfig(recordTrace: false)).violation
+    target.run(bytes, on: adapter)
   }
 
   /// The libFuzzer body: traps on a violation so the input is saved as a crash.
   public static func fuzzOne(_ bytes: [UInt8], on adapter: AllocatorAdapter) {
-    if let v = run(bytes, on: adapter) { fatalError("alloc-check: \(v.rule) at op \(v.opIndex): \(v.detail)") }
+    target.fuzzOne(bytes, on: adapter)
   }
 }

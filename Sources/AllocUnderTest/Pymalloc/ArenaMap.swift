@@ -10,6 +10,10 @@
 // t < tailLo or (tailHi != 0 and t >= tailHi). Mid and bottom nodes come from the raw allocator (calloc),
 // as PyMem_RawCalloc in obmalloc.c, and are never freed while the instance lives (only on reset).
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct ArenaCoverage: Equatable { var tailHi: Int32; var tailLo: Int32 }
 
 struct ArenaMap {
@@ -26,6 +30,9 @@ struct ArenaMap {
   private var rootUsed: [Int] = []
   private(set) var midNodes: [UnsafeMutableRawPointer] = []
   private(set) var bottomNodes: [UnsafeMutableRawPointer] = []
+  /// The (top, mid) indices of each of ``bottomNodes``, so PM6 walks only the bottom nodes that exist
+  /// instead of every mid slot (32,768 per root entry, after every op when the fuzzer runs).
+  private var bottomKeys: [(top: Int, mid: Int)] = []
 
   private static func topIndex(_ a: UInt) -> Int { Int((a >> 49) & 0x7fff) }
   private static func midIndex(_ a: UInt) -> Int { Int((a >> 34) & 0x7fff) }
@@ -46,6 +53,7 @@ struct ArenaMap {
       guard create, let n = raw.calloc(Self.bottomEntries, 8) else { return nil }
       mid[m] = n
       bottomNodes.append(n)
+      bottomKeys.append((t, m))
     }
     return mid[m]!.assumingMemoryBound(to: ArenaCoverage.self) + Self.bottomIndex(a)
   }
@@ -80,20 +88,27 @@ struct ArenaMap {
     return t < e.tailLo || (e.tailHi != 0 && t >= e.tailHi)
   }
 
+  /// Entries compared at once by ``nonZeroEntries()``, and that many entries' worth of zero bytes.
+  private static let scanChunk = 512
+  private static let zeroChunk = [UInt8](repeating: 0, count: scanChunk * 8)
+
   /// Every non-zero bottom entry as (window base address, coverage), for PM6.
   func nonZeroEntries() -> [(window: UInt, coverage: ArenaCoverage)] {
     var out: [(UInt, ArenaCoverage)] = []
-    for t in rootUsed {
-      let mid = root[t]!.assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
-      for m in 0..<Self.nodeEntries {
-        guard let b = mid[m] else { continue }
-        let bottom = b.assumingMemoryBound(to: ArenaCoverage.self)
-        for i in 0..<Self.bottomEntries where bottom[i] != ArenaCoverage(tailHi: 0, tailLo: 0) {
-          out.append((UInt(t) << 49 | UInt(m) << 34 | UInt(i) << 20, bottom[i]))
+    for (node, key) in zip(bottomNodes, bottomKeys) {
+      let bottom = node.assumingMemoryBound(to: ArenaCoverage.self)
+      for start in stride(from: 0, to: Self.bottomEntries, by: Self.scanChunk) {
+        // Usual: the chunk is all zero, and one memcmp says so (entry by entry is 512 compares, each a call
+        // into the coverage runtime in a fuzz build). Rare: a chunk holding an arena's window.
+        let zero = Self.zeroChunk.withUnsafeBytes { memcmp(node + start * 8, $0.baseAddress!, Self.scanChunk * 8) == 0 }
+        if zero { continue }
+        for i in start..<start + Self.scanChunk where bottom[i] != ArenaCoverage(tailHi: 0, tailLo: 0) {
+          out.append((UInt(key.top) << 49 | UInt(key.mid) << 34 | UInt(i) << 20, bottom[i]))
         }
       }
     }
-    return out
+    // Sorted by window, as the former walk over every root and mid slot produced them.
+    return out.sorted { $0.0 < $1.0 }
   }
 
   /// Frees every node (a fresh interpreter state has none).
@@ -104,5 +119,6 @@ struct ArenaMap {
     rootUsed.removeAll()
     midNodes.removeAll()
     bottomNodes.removeAll()
+    bottomKeys.removeAll()
   }
 }

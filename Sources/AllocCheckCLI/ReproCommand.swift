@@ -1,0 +1,78 @@
+// ReproCommand.swift — `alloc-check repro`: one fuzz input (crash file, corpus entry, or a program text)
+// through the normal executor, no sanitizer: prints the program in the text form, the verdict (rule, op
+// index, detail, end of the trace) and exits 1 on a violation, 0 when it passes. `--emit-test` writes it as
+// a regression entry `corpus/<target>/regressions/<name>.bin` + `.txt` twin, which the corpus replay test then
+// runs forever (it must pass on the correct allocator: emit it once the bug is fixed, or from a --bug run).
+
+import ArgumentParser
+import Foundation
+import FuzzTargets
+import Harness
+
+struct ReproCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "repro",
+    abstract: "Replay a fuzz input through the executor: print the program and the verdict (exit 1 on a violation).",
+    discussion: "With --emit-test, also save it under corpus/<target>/regressions/ (bin + text twin), replayed by swift test.")
+
+  @Argument(help: "Fuzz input (binary bytes) or program text.") var file: String
+  @Option(help: "Fuzz target (default: from the path, else the only one).") var target: String?
+  @Option(name: .customLong("bug"), help: "Switch on a seeded bug, as the fuzz run had it (repeatable).") var bugs: [String] = []
+  @Flag(help: "Write the input as a regression entry in corpus/<target>/regressions/.") var emitTest = false
+  @Option(help: "File stem of the regression entry (default: <rule>-<op>-<hash> or pass-<hash>).") var name: String?
+  @Flag(help: "Print the whole trace.") var trace = false
+
+  func run() throws {
+    let t = try FuzzWorkspace.target(for: file, explicit: target)
+    let bugs = try FuzzWorkspace.bugs(self.bugs, for: t)
+    let bytes = try ProgramFiles.read(file)
+    let loaded = try CLISupport.loadProgram(bytes, name: file)
+    let program = loaded.kind == .binary ? t.decode(bytes) : loaded.program
+    guard let adapter = t.makeAdapter(bugs) else { throw CLIError.usage("repro: cannot make the \(t.name) adapter") }
+    Console.parameters("repro", [
+      ("input", "\(file) (\(loaded.kind == .binary ? "\(bytes.count) bytes, decoded" : "text"), \(program.ops.count) ops)"),
+      ("target", "\(t.name) (\(t.product)), the executor without sanitizer"),
+      ("bugs", bugs.isEmpty ? "none" : bugs.joined(separator: ", ")),
+      ("checks", "all (every rule and invariant after every op)"),
+    ])
+    let verdict = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: t.oracle, runSeed: loaded.seedComment ?? 0))
+    let text = ProgramText.render(program, family: t.family, comments: ["from \(file)"])
+    Console.out("program (\(program.ops.count) ops):\n" + abbreviated(text, maxLines: 200, note: "alloc-check decode prints all of it"))
+    if emitTest { try emit(t, bytes: loaded.kind == .binary ? bytes : t.encode(program), verdict: verdict, bugs: bugs) }
+    guard let v = verdict.violation else {
+      Console.out("verdict: PASS (\(verdict.opsExecuted) ops with the teardown frees)")
+      return
+    }
+    let kind = v.opIndex < program.ops.count ? program.ops[v.opIndex].kind.name : "teardown free"
+    Console.out("verdict: " + describe(v, programLength: program.ops.count))
+    Console.out("  rule: \(v.rule)  op index: \(v.opIndex) (\(kind))  detail: \(v.detail)")
+    let shown = trace ? verdict.trace[...] : verdict.trace.suffix(RunCommand.traceTail)
+    Console.out("trace (\(trace ? "all" : "last \(shown.count)") ops):\n" + FailureReport.renderTrace(shown))
+    let flags = bugs.map { " --bug \($0)" }.joined()
+    Console.out("minimize: swift run -c release alloc-check minimize \(file)\(flags)")
+    throw ExitCode(1)
+  }
+
+  func emit(_ t: FuzzTarget, bytes: [UInt8], verdict: Verdict, bugs: [String]) throws {
+    let program = t.decode(bytes)
+    let hash = String(format: "%08x", PNG.crc32(t.encode(program)))
+    let stem = name ?? verdict.violation.map { v in
+      "\(v.rule)-\(v.opIndex < program.ops.count ? program.ops[v.opIndex].kind.name : "teardown")-\(hash)"
+    } ?? "pass-\(hash)"
+    let dir = FuzzWorkspace.regressionsDir(t)
+    try ProgramFiles.makeDirectory(dir)
+    var origin = ["regression from \((file as NSString).lastPathComponent)"]
+    if let v = verdict.violation {
+      origin.append("broke \(v.rule) at op \(v.opIndex) with bugs: \(bugs.isEmpty ? "none" : bugs.joined(separator: ",")): \(v.detail)")
+    }
+    for f in FuzzCorpusFiles.regressionFiles(t, bytes: bytes, stem: stem, origin: origin) {
+      try ProgramFiles.write(f.bytes, to: dir + "/" + f.name)
+      Console.out("wrote \(dir)/\(f.name)")
+    }
+    if let clean = t.makeAdapter([]), let v = Executor.run(program, on: clean, config: ExecutorConfig(oracle: t.oracle)).violation {
+      Console.err("repro: note: the entry breaks \(v.rule) on the allocator without seeded bugs, so swift test fails until the bug is fixed")
+    } else {
+      Console.out("the entry passes on the allocator without seeded bugs; swift test replays it from now on (Corpus replay suite)")
+    }
+  }
+}
