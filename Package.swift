@@ -21,6 +21,7 @@ let package = Package(
     // libFuzzer executables, one per program family (Sources/FuzzTargets/FuzzTarget.swift has the registry).
     // Build: swift build --sanitize=fuzzer --product fuzz-pymalloc-ops --scratch-path .build-fuzz
     .executable(name: "fuzz-pymalloc-ops", targets: ["FuzzPymallocOps"]),
+    .executable(name: "fuzz-heaps-ops", targets: ["FuzzHeapsOps"]),
     .library(name: "Harness", targets: ["Harness"]),
   ],
   dependencies: [
@@ -41,6 +42,8 @@ let package = Package(
     // libFuzzer's main). Built without --sanitize=fuzzer it does not link (no main): build it only that way.
     .executableTarget(name: "FuzzPymallocOps", dependencies: ["FuzzTargets"],
                       path: "Sources/FuzzTargets/Entries/FuzzPymallocOps", swiftSettings: strictSafety),
+    .executableTarget(name: "FuzzHeapsOps", dependencies: ["FuzzTargets"],
+                      path: "Sources/FuzzTargets/Entries/FuzzHeapsOps", swiftSettings: strictSafety),
     // Stress runners (issue 6 adds real threads).
     .target(name: "Stress", dependencies: ["Harness"], swiftSettings: strictSafety),
     .executableTarget(

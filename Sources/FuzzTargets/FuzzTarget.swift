@@ -104,6 +104,7 @@ public enum FuzzTargets {
   /// Every fuzz target, in the order `--all` runs them. One line per family.
   public static let all: [FuzzTarget] = [
     PymallocOpsTarget.target,
+    HeapsOpsTarget.target,
   ]
 
   /// The target called `name` (its short name or its product name).

@@ -30,7 +30,8 @@ public enum AllocationRules {
   }
 
   /// O8: NULL only for an impossible request (above PY_SSIZE_T_MAX, overflowing calloc, beyond what any
-  /// machine has) or when a fault was injected; and NULL *always* for the first two.
+  /// machine has — for an aligned request, size plus alignment — or an alignment that is not a power of
+  /// two) or when a fault was injected; and NULL *always* for the size limits and a bad alignment.
   public static func nilOnlyWhereAllowed(_ f: AllocationFacts) -> Violation? {
     let mustFail = f.requested > UInt64(Int.max) || f.isOverflowingCalloc || f.hasInvalidAlignment
     if mustFail, let a = f.address {
@@ -38,7 +39,11 @@ public enum AllocationRules {
       return Violation(opIndex: f.opIndex, .nilOnlyWhereAllowed,
         "request of \(f.requested) bytes (\(why)) returned \(hexString(a)) instead of NULL")
     }
-    if f.address == nil && !mustFail && !f.faultFired && f.requested <= plausibleRequestLimit {
+    // An aligned request may need its size plus its alignment (mimalloc over-allocates, or maps a dedicated
+    // segment for alignments above 16 MiB), so a NULL is plausible once that sum passes the limit.
+    let (withAlignment, overflow) = f.requested.addingReportingOverflow(f.alignment ?? 0)
+    let demand = overflow ? UInt64.max : withAlignment
+    if f.address == nil && !mustFail && !f.faultFired && demand <= plausibleRequestLimit {
       return Violation(opIndex: f.opIndex, .nilOnlyWhereAllowed,
         "NULL for a \(f.requested)-byte request with no injected failure")
     }
