@@ -210,6 +210,17 @@ private func scenario(for bug: MimallocBug) -> Scenario {
       mi.mainThread.collectAll(force: true)
       return mi.stats().segments != 0
     }
+  case .abandonedHugeFreeLost:  // H6: all freed and collected ⇒ no block in use
+    return { mi in
+      let a = mi.newThread()
+      let huge = try #require(a.backing.malloc(UInt64(16 * MiB + 1)))
+      a.exit()
+      mi.mainThread.free(huge)  // into the abandoned huge segment
+      mi.mainThread.quiescent()
+      mi.mainThread.collect(force: true)
+      mi.mainThread.collectAll(force: true)
+      return mi.stats().blocksInUse != 0
+    }
   }
 }
 

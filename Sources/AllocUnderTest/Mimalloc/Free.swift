@@ -27,6 +27,8 @@ extension MiThread {
       // `mi_thread_done`: the dead thread adopts the segment, which is then never abandoned or freed again.
       _ = reclaim(segment, into: backing, requestedBlockSize: 0)
       if let page = segment.page(containing: p) { freeLocal(page, MiBlock(page.blockStart(of: p))) }
+    } else if segment.isHuge && segment.isAbandoned && mimalloc.has(.abandonedHugeFreeLost) {
+      return  // seeded (#691 class): the free of a huge block whose thread exited is lost
     } else {
       // Always unalign on a remote free: the owner may be writing `hasAligned` (race #865, fixed 2.1.4).
       page.freeFromOtherThread(MiBlock(page.blockStart(of: p)))

@@ -78,6 +78,11 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
   /// into it, even from a thread that already ran `mi_thread_done`; the dead thread then owns the segment,
   /// which is never abandoned, reclaimed or freed again.
   case reclaimOnFreeAfterExit
+  /// H6 (also H7) — the class of mimalloc #691 (2.0.9; also #221, #363): huge blocks whose owner thread
+  /// exited and that another thread frees. Upstream tripped an accounting assertion there; this case loses
+  /// the free instead: a remote free into an abandoned huge segment is dropped, so the block stays counted
+  /// in use and its segment is never freed.
+  case abandonedHugeFreeLost
 
   /// The oracle rule or invariant id that must catch this bug.
   public var caughtBy: String {
@@ -92,6 +97,7 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
     case .destroySkipsFullPages, .reclaimIntoNoReclaimHeap: "H2"
     case .visitSkipsFullQueue: "H4"
     case .abandonedNeverReclaimed, .reclaimOnFreeAfterExit: "H7"
+    case .abandonedHugeFreeLost: "H6"
     case .binOffByOne, .sliceCountTruncated: "O3"
     case .deleteKeepsOldXHeap: "H3"
     case .containsAnyHeapOfThread, .hugeNotContained: "H1"
@@ -110,6 +116,7 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
     case .deleteLosesDelayedFrees: "microsoft/mimalloc#204"
     case .qsbrParkedPageLeak: "python/cpython#145615"
     case .reclaimOnFreeAfterExit: "microsoft/mimalloc#944"
+    case .abandonedHugeFreeLost: "microsoft/mimalloc#691 (class)"
     default: nil
     }
   }

@@ -193,11 +193,15 @@ public struct HeapsProgramGenerator: Sendable {
       emit(.spawn)
       let donor = state.threadAlive.count - 1
       emit(.switchThread(ThreadRef(donor)))
+      let firstOfDonor = state.blocksDefined
       for _ in 0..<Int.random(in: 1...12, using: &rng) {
         emit(Bool.random(using: &rng) ? .malloc(size: size(&rng)) : .heapMalloc(.tagged(HeapTag.allCases.randomElement(using: &rng)!), size: size(&rng)))
       }
+      if Int.random(in: 0..<4, using: &rng) == 0 { emit(.malloc(size: 16_777_217)) }  // a huge block changes hands too
       emit(.exitThread)
-      if let b = live.randomElement(using: &rng), Bool.random(using: &rng) { emit(.free(BlockRef(b))) }
+      // t0 frees some of the orphans: frees into an abandoned segment (mimalloc.md §6.4).
+      let orphans = (firstOfDonor..<state.blocksDefined).filter { state.isLive(block: $0) }
+      for b in orphans where Int.random(in: 0..<3, using: &rng) == 0 { emit(.free(BlockRef(b))) }
       // A fresh thread's first allocation comes from a heap_new heap.
       emit(.spawn)
       emit(.switchThread(ThreadRef(state.threadAlive.count - 1)))
