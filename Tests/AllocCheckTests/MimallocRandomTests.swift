@@ -4,20 +4,14 @@
 // After every operation checkInvariants() must be empty; live blocks keep their canaries, never overlap,
 // and are reported allocated with usable size ≥ request; at the end everything returns to the page source.
 import Foundation
+import Harness
 import Testing
 
 @testable import AllocUnderTest
 
-private struct SplitMix {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+extension SeededRandom {
+  /// Uniform in 0..<n (the suite's PRNG, so a seed here means what it means everywhere).
+  fileprivate mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
 private struct Live {
@@ -31,7 +25,7 @@ private struct Live {
 /// One random program; returns the number of operations run.
 private func runProgram(seed: UInt64, operations: Int) throws -> Int {
   let mi = Mimalloc()
-  var rng = SplitMix(state: seed)
+  var rng = SeededRandom(seed: seed)
   var threads: [MiThread] = [mi.mainThread, mi.newThread(), mi.newThread()]
   var newHeaps: [Heap] = []
   var live: [Live] = []

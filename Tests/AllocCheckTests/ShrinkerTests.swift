@@ -9,21 +9,9 @@ import Testing
 
 private func p(_ id: Int) -> BlockRef { BlockRef(id) }
 
-/// SplitMix64: a fixed, seedable byte source so the "random" programs here never change.
-private struct SplitMix64 {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
-
 /// A 200-op program decoded from seeded bytes.
 private func randomProgram(seed: UInt64, ops: Int = 200) -> Program {
-  var rng = SplitMix64(state: seed)
+  var rng = SeededRandom(seed: seed)  // fixed for a seed, so these programs never change
   let bytes = (0..<(ops * 20)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
   return OpDecoder.decodePymalloc(bytes, maxOps: ops)
 }

@@ -26,37 +26,13 @@ public enum OpDecoder {
   /// Total: accepts every byte string, never traps, and always returns a valid program.
   public static func decodePymalloc(_ bytes: some Collection<UInt8>, maxOps: Int = Int.max) -> Program {
     let opLimit = max(maxOps, 0)
-    var input = bytes.makeIterator()
+    var input = FieldReader(bytes.makeIterator())
     var live = Program.LiveList(capacity: min(bytes.count, opLimit))
     var ops: [Op] = []
     ops.reserveCapacity(min(bytes.count, opLimit))
 
-    // Field bytes past the end read as 0.
-    func nextByte() -> UInt8 { input.next() ?? 0 }
-    func size() -> UInt64 { SizeTable.decodeSizeField(nextByte) }
-    func ref() -> BlockRef? {
-      let v = UInt16(nextByte()) | UInt16(nextByte()) << 8
-      guard v != nullRef, !live.isEmpty else { return nil }
-      return BlockRef(live.id(at: Int(v) % live.count))
-    }
-
-    while ops.count < opLimit, let tag = input.next() {
-      let kind = Op.Kind(rawValue: tag & 3)!  // all four values of tag & 3 are kinds
-      let op: Op
-      switch kind {
-      case .malloc:
-        op = .malloc(size: size())
-      case .calloc:
-        let count = size()
-        op = .calloc(count: count, size: size())
-      case .realloc:
-        let old = ref()
-        op = .realloc(old, size: size())
-      case .free:
-        op = .free(ref())
-      default:
-        preconditionFailure("tag & 3 is always a pymalloc kind")
-      }
+    while ops.count < opLimit, let tag = input.tag() {
+      let op = input.pymallocOp(Op.Kind(rawValue: tag & 3)!, live: live)  // all four values of tag & 3 are kinds
       if let used = op.usedRef { live.remove(used.id) }
       if op.isAllocating { live.appendNext() }
       ops.append(op)
@@ -79,65 +55,52 @@ public enum OpDecoder {
   /// becomes `quiescent`. Total: every byte string gives a valid program.
   public static func decodeHeaps(_ bytes: some Collection<UInt8>, maxOps: Int = Int.max) -> Program {
     let opLimit = max(maxOps, 0)
-    var input = bytes.makeIterator()
+    var input = FieldReader(bytes.makeIterator())
     var live = Program.LiveList(capacity: min(bytes.count, opLimit))
     var state = ProgramState()
     var ops: [Op] = []
 
-    func nextByte() -> UInt8 { input.next() ?? 0 }
-    func size() -> UInt64 { SizeTable.decodeSizeField(nextByte) }
-    func ref() -> BlockRef? {
-      let v = UInt16(nextByte()) | UInt16(nextByte()) << 8
-      guard v != nullRef, !live.isEmpty else { return nil }
-      return BlockRef(live.id(at: Int(v) % live.count))
-    }
     func heap() -> HeapRef {
       let mine = state.liveHeaps(ownedBy: state.current)
-      let choice = Int(nextByte()) % (HeapTag.allCases.count + mine.count)
+      let choice = Int(input.byte()) % (HeapTag.allCases.count + mine.count)
       return choice < HeapTag.allCases.count ? .tagged(HeapTag.allCases[choice]) : .made(mine[choice - HeapTag.allCases.count])
     }
     func madeHeap() -> HeapRef? {
       let mine = state.liveHeaps(ownedBy: state.current)
-      let b = Int(nextByte())
+      let b = Int(input.byte())
       return mine.isEmpty ? nil : .made(mine[b % mine.count])
     }
     func canMakeHeap() -> Bool { state.liveHeaps(ownedBy: state.current).count < ProgramState.maxLiveHeapsPerThread }
     func alignment() -> UInt64 {
-      let b = nextByte()
-      return b < 0x40 ? 1 << UInt64(b % 26) : size()
+      let b = input.byte()
+      return b < 0x40 ? 1 << UInt64(b % 26) : input.size()
     }
 
-    while ops.count < opLimit, let tag = input.next() {
+    while ops.count < opLimit, let tag = input.tag() {
       let op: Op
-      switch Op.Kind(rawValue: tag & 15)! {
-      case .malloc: op = .malloc(size: size())
-      case .calloc:
-        let count = size()
-        op = .calloc(count: count, size: size())
-      case .realloc:
-        let old = ref()
-        op = .realloc(old, size: size())
-      case .free: op = .free(ref())
+      let kind = Op.Kind(rawValue: tag & 15)!
+      switch kind {
+      case .malloc, .calloc, .realloc, .free: op = input.pymallocOp(kind, live: live)
       case .spawn: op = state.liveThreadCount < ProgramState.maxLiveThreads ? .spawn : .quiescent
       case .switchThread:
         let threads = state.liveThreads
-        op = .switchThread(ThreadRef(threads[Int(nextByte()) % threads.count]))
+        op = .switchThread(ThreadRef(threads[Int(input.byte()) % threads.count]))
       case .exitThread: op = state.current == 0 ? .quiescent : .exitThread
       case .heapNew: op = canMakeHeap() ? .heapNew : .quiescent
       case .heapDestroy: op = madeHeap().map { .heapDestroy($0) } ?? (canMakeHeap() ? .heapNew : .quiescent)
       case .heapDelete: op = madeHeap().map { .heapDelete($0) } ?? (canMakeHeap() ? .heapNew : .quiescent)
       case .heapCollect:
         let h = heap()
-        op = .heapCollect(h, force: nextByte() & 1 == 1)
+        op = .heapCollect(h, force: input.byte() & 1 == 1)
       case .heapVisit: op = .heapVisit(heap())
       case .heapMalloc:
         let h = heap()
-        op = .heapMalloc(h, size: size())
+        op = .heapMalloc(h, size: input.size())
       case .heapMallocAligned:
         let h = heap()
-        let n = size()
+        let n = input.size()
         op = .heapMallocAligned(h, size: n, alignment: alignment())
-      case .collect: op = .collect(force: nextByte() & 1 == 1)
+      case .collect: op = .collect(force: input.byte() & 1 == 1)
       case .quiescent: op = .quiescent
       }
       Self.track(op, state: &state, live: &live, index: ops.count)
@@ -154,5 +117,45 @@ public enum OpDecoder {
     if let used = op.usedRef { live.remove(used.id) }
     for b in dying.sorted() { live.remove(b) }
     if op.isAllocating { live.appendNext() }
+  }
+}
+
+/// The field layer shared by both families: a byte iterator whose reads past the end give 0, size fields
+/// (``SizeTable``), ref fields (two bytes LE over a live list) and the four pymalloc-kind ops, which the
+/// heaps family spells exactly as the pymalloc family does.
+struct FieldReader<Input: IteratorProtocol<UInt8>> {
+  private var input: Input
+
+  init(_ input: Input) { self.input = input }
+
+  /// The next tag byte, or nil at the end of the input.
+  mutating func tag() -> UInt8? { input.next() }
+  /// The next field byte; 0 past the end.
+  mutating func byte() -> UInt8 { input.next() ?? 0 }
+  mutating func size() -> UInt64 { SizeTable.decodeSizeField { byte() } }
+
+  /// NULL iff the field is 0xFFFF or nothing is live; otherwise `live[v % live.count]`.
+  mutating func ref(_ live: Program.LiveList) -> BlockRef? {
+    let v = UInt16(byte()) | UInt16(byte()) << 8
+    guard v != OpDecoder.nullRef, !live.isEmpty else { return nil }
+    return BlockRef(live.id(at: Int(v) % live.count))
+  }
+
+  /// The fields of a malloc, calloc, realloc or free. Precondition: `kind.isPymallocKind`.
+  mutating func pymallocOp(_ kind: Op.Kind, live: Program.LiveList) -> Op {
+    switch kind {
+    case .malloc:
+      return .malloc(size: size())
+    case .calloc:
+      let count = size()
+      return .calloc(count: count, size: size())
+    case .realloc:
+      let old = ref(live)
+      return .realloc(old, size: size())
+    case .free:
+      return .free(ref(live))
+    default:
+      preconditionFailure("\(kind.name) is not a pymalloc-family op")
+    }
   }
 }

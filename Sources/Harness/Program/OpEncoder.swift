@@ -16,34 +16,9 @@ public enum OpEncoder {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(program.ops.count * 4)
     var live = Program.LiveList(capacity: program.ops.count)
-
-    func appendRef(_ ref: BlockRef?) {
-      guard let ref else {
-        SizeTable.appendLittleEndian(UInt64(OpDecoder.nullRef), byteCount: 2, into: &bytes)
-        return
-      }
-      precondition(live.contains(ref.id), "encodePymalloc: \(ref) is not live; the program is invalid")
-      let position = live.position(of: ref.id)
-      precondition(position < Int(OpDecoder.nullRef), "encodePymalloc: \(ref) is live-list entry \(position) ≥ 0xFFFF")
-      SizeTable.appendLittleEndian(UInt64(position), byteCount: 2, into: &bytes)
-    }
-
     for op in program.ops {
       bytes.append(op.kind.rawValue)
-      switch op {
-      case .malloc(let size):
-        SizeTable.encodeSizeField(size, into: &bytes)
-      case .calloc(let count, let size):
-        SizeTable.encodeSizeField(count, into: &bytes)
-        SizeTable.encodeSizeField(size, into: &bytes)
-      case .realloc(let ref, let size):
-        appendRef(ref)
-        SizeTable.encodeSizeField(size, into: &bytes)
-      case .free(let ref):
-        appendRef(ref)
-      default:
-        preconditionFailure("encodePymalloc: \(op.kind.name) is not a pymalloc-family op")
-      }
+      appendPymallocFields(op, live: live, into: &bytes)
       if let used = op.usedRef { live.remove(used.id) }
       if op.isAllocating { live.appendNext() }
     }
@@ -58,15 +33,6 @@ public enum OpEncoder {
     var live = Program.LiveList(capacity: program.ops.count)
     var state = ProgramState()
 
-    func appendRef(_ ref: BlockRef?) {
-      guard let ref else {
-        SizeTable.appendLittleEndian(UInt64(OpDecoder.nullRef), byteCount: 2, into: &bytes)
-        return
-      }
-      let position = live.position(of: ref.id)
-      precondition(position < Int(OpDecoder.nullRef), "encodeHeaps: \(ref) is live-list entry \(position) ≥ 0xFFFF")
-      SizeTable.appendLittleEndian(UInt64(position), byteCount: 2, into: &bytes)
-    }
     func appendHeap(_ h: HeapRef, madeOnly: Bool) {
       let mine = state.liveHeaps(ownedBy: state.current)
       switch h {
@@ -90,14 +56,7 @@ public enum OpEncoder {
     for (index, op) in program.ops.enumerated() {
       bytes.append(op.kind.rawValue)
       switch op {
-      case .malloc(let size): SizeTable.encodeSizeField(size, into: &bytes)
-      case .calloc(let count, let size):
-        SizeTable.encodeSizeField(count, into: &bytes)
-        SizeTable.encodeSizeField(size, into: &bytes)
-      case .realloc(let ref, let size):
-        appendRef(ref)
-        SizeTable.encodeSizeField(size, into: &bytes)
-      case .free(let ref): appendRef(ref)
+      case .malloc, .calloc, .realloc, .free: appendPymallocFields(op, live: live, into: &bytes)
       case .spawn, .exitThread, .heapNew, .quiescent: break
       case .switchThread(let t): bytes.append(UInt8(state.liveThreads.firstIndex(of: t.id)!))
       case .heapDestroy(let h), .heapDelete(let h): appendHeap(h, madeOnly: true)
@@ -117,5 +76,35 @@ public enum OpEncoder {
       OpDecoder.track(op, state: &state, live: &live, index: index)
     }
     return bytes
+  }
+
+  /// The fields of a malloc, calloc, realloc or free, spelled the same in both families: size fields and
+  /// ref fields (the ref's position in `live`). Preconditions: the op is one of those four, its ref is
+  /// live, and its position is below 0xFFFF.
+  static func appendPymallocFields(_ op: Op, live: Program.LiveList, into bytes: inout [UInt8]) {
+    func appendRef(_ ref: BlockRef?) {
+      guard let ref else {
+        SizeTable.appendLittleEndian(UInt64(OpDecoder.nullRef), byteCount: 2, into: &bytes)
+        return
+      }
+      precondition(live.contains(ref.id), "encoder: \(ref) is not live; the program is invalid")
+      let position = live.position(of: ref.id)
+      precondition(position < Int(OpDecoder.nullRef), "encoder: \(ref) is live-list entry \(position) ≥ 0xFFFF")
+      SizeTable.appendLittleEndian(UInt64(position), byteCount: 2, into: &bytes)
+    }
+    switch op {
+    case .malloc(let size):
+      SizeTable.encodeSizeField(size, into: &bytes)
+    case .calloc(let count, let size):
+      SizeTable.encodeSizeField(count, into: &bytes)
+      SizeTable.encodeSizeField(size, into: &bytes)
+    case .realloc(let ref, let size):
+      appendRef(ref)
+      SizeTable.encodeSizeField(size, into: &bytes)
+    case .free(let ref):
+      appendRef(ref)
+    default:
+      preconditionFailure("encoder: \(op.kind.name) is not a pymalloc-family op")
+    }
   }
 }
