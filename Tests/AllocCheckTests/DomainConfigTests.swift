@@ -31,7 +31,7 @@ private func ok(_ name: String, _ build: PyBuild, _ plan: DomainPlan, _ reported
   NameCase(name: name, build: build, plan: plan, reported: reported)
 }
 private func waiting(_ name: String, _ build: PyBuild, _ plan: DomainPlan) -> NameCase {
-  NameCase(name: name, build: build, plan: plan,
+  NameCase(name: name, build: build, plan: plan, reported: plan.debugHooks ? "mimalloc_debug" : "mimalloc",
            error: .backingNotAvailable(name: name.isEmpty ? "default" : name, backing: .mimalloc(.mem)))
 }
 private func unknown(_ name: String, _ build: PyBuild) -> NameCase {
@@ -82,6 +82,35 @@ struct DomainConfigTests {
     } catch {
       #expect(error == row.error)
     }
+  }
+
+  @Test("with the reference mimalloc plugged in, the mimalloc rows install it and report its name",
+        arguments: nameTable)
+  private func nameTableRowWithReferenceMimalloc(_ row: NameCase) throws {
+    let provider = ReferenceMimallocProvider()
+    let domains: PyMemDomains
+    do {
+      domains = try PyMemDomains(build: row.build, allocator: row.name, mimalloc: provider)
+    } catch {
+      #expect(error == row.error)
+      if case .backingNotAvailable? = row.error { Issue.record("the provider was given, yet: \(error)") }
+      return
+    }
+    guard case .backingNotAvailable? = row.error else {
+      #expect(row.error == nil, "expected \(String(describing: row.error))")
+      #expect(domains.currentAllocatorName() == row.reported)
+      return
+    }
+    #expect(domains.currentAllocatorName() == row.reported)
+    #expect(domains.debugEnabled == row.plan?.debugHooks)
+    for domain in [PyMemDomain.mem, .obj] {
+      let p = try #require(domains.malloc(domain, 100))
+      #expect(provider.mimalloc.owns(Int(bitPattern: p)), "\(domain) block is not in a mimalloc page")
+      domains.free(domain, p)
+    }
+    let r = try #require(domains.malloc(.raw, 100))
+    #expect(!provider.mimalloc.owns(Int(bitPattern: r)), "RAW stays C malloc in 3.13/3.14")
+    domains.free(.raw, r)
   }
 
   @Test("an unknown name is reported with preconfig_init_allocator's exact text")

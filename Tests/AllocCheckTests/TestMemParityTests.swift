@@ -16,7 +16,9 @@ struct MemClass: Codable, Sendable, Hashable, CustomTestStringConvertible {
   var name: String
   var pythonmalloc: String
   var pyDebug: Bool
-  var build: PyBuild { PyBuild(version: .v3_13, pyDebug: pyDebug) }
+  /// A free-threaded build: mimalloc backs MEM and OBJ by default.
+  var freeThreaded = false
+  var build: PyBuild { PyBuild(version: .v3_13, pyDebug: pyDebug, freeThreaded: freeThreaded) }
   var testDescription: String { name }
 
   static let runnable = [
@@ -24,11 +26,23 @@ struct MemClass: Codable, Sendable, Hashable, CustomTestStringConvertible {
     MemClass(name: "PyMemMallocDebugTests", pythonmalloc: "malloc_debug", pyDebug: false),
     MemClass(name: "PyMemPymallocDebugTests", pythonmalloc: "pymalloc_debug", pyDebug: false),
     MemClass(name: "PyMemDefaultTests", pythonmalloc: "", pyDebug: true),
+    MemClass(name: "PyMemMimallocDebugTests", pythonmalloc: "mimalloc_debug", pyDebug: false),
+    MemClass(name: "PyMemDefaultTests (free-threaded Py_DEBUG)", pythonmalloc: "", pyDebug: true, freeThreaded: true),
+    MemClass(name: "PyMemDebugTests (free-threaded)", pythonmalloc: "debug", pyDebug: false, freeThreaded: true),
   ]
+
+  /// The allocator name `_PyMem_GetCurrentAllocatorName` reports for the class.
+  var expectedAllocatorName: String {
+    switch pythonmalloc {
+    case "", "debug": freeThreaded ? "mimalloc_debug" : "pymalloc_debug"
+    default: pythonmalloc
+    }
+  }
 
   /// The class's domains; `quarantine` keeps freed C-heap blocks readable (see `freedIsFreed`).
   func domains(quarantine: Int = 0) -> PyMemDomains {
-    try! PyMemDomains(build: build, allocator: pythonmalloc, options: PyMemOptions(mallocQuarantine: quarantine))
+    try! PyMemDomains(build: build, allocator: pythonmalloc, options: PyMemOptions(mallocQuarantine: quarantine),
+                      mimalloc: ReferenceMimallocProvider())
   }
 }
 
@@ -82,10 +96,11 @@ private func abortedWithSIGABRT(_ result: ExitTest.Result?) -> Bool {
 /// | test_set_nomemory                         | `setNomemory` (one allocation per C() instance)               |
 /// | _testcapi.test_pymem_alloc0               | `alloc0`                                                      |
 /// | test_pymem_setrawallocators / _setallocators / test_pyobject_setallocators | `setAllocators` (RAW/MEM/OBJ) |
-/// | PyMemMimallocDebugTests.* (and free-threaded `debug`) | `mimallocClassWaits`: NOT a pass — asserts the explicit "backing not available yet" error |
 ///
 /// Classes: PyMemDebugTests ("debug"), PyMemMallocDebugTests ("malloc_debug"), PyMemPymallocDebugTests
-/// ("pymalloc_debug") on a 3.13 release GIL build, and PyMemDefaultTests ("" on a Py_DEBUG build).
+/// ("pymalloc_debug"), PyMemMimallocDebugTests ("mimalloc_debug", the reference mimalloc through
+/// ``ReferenceMimallocProvider``) on a 3.13 release GIL build; PyMemDefaultTests ("" on a Py_DEBUG build);
+/// and the same tests on free-threaded builds, whose MEM and OBJ are mimalloc ("" on Py_DEBUG, "debug").
 @Suite("test_mem.py parity")
 struct TestMemParityTests {
   // MARK: Crash tests (CPython: assert_python_failure + regex over stderr)
@@ -175,9 +190,10 @@ struct TestMemParityTests {
   @Test("test_pyobject_freed_is_freed: after tp_dealloc ob_type reads 0xDD…", arguments: MemClass.runnable)
   func freedIsFreed(_ c: MemClass) throws {
     let d = c.domains(quarantine: 1)
-    let op = try #require(d.malloc(.obj, 16))  // object()
+    let op = try #require(d.malloc(.obj, UInt(PyObjectProbe.objectHeaderSize(c.build))))  // object()
     op.storeBytes(of: 1, as: Int.self)
-    (op + 8).storeBytes(of: UInt(0x5555_0000_1234), as: UInt.self)  // a live type pointer
+    // A live type pointer (free-threaded: ob_type after ob_tid and the refcount fields, at 24).
+    (op + PyObjectProbe.obTypeOffset(c.build)).storeBytes(of: UInt(0x5555_0000_1234), as: UInt.self)
     #expect(d.objectIsFreed(op) == false)
     d.free(.obj, op)  // tp_dealloc → PyObject_Free
     op.storeBytes(of: 1, as: Int.self)  // Py_SET_REFCNT(op, 1) on freed memory, as the C helper does
@@ -215,8 +231,7 @@ struct TestMemParityTests {
       #expect(line.outer == i + 1)
       #expect(line.j <= (i + 1) * 10 && line.j >= (i + 1) * 10 - 4, "line \(i + 1): MemoryError \(line.outer) \(line.j)")
     }
-    #expect(d.currentAllocatorName() == (c.pythonmalloc.isEmpty ? "pymalloc_debug" : c.pythonmalloc == "debug"
-      ? "pymalloc_debug" : c.pythonmalloc), "remove_mem_hooks restored the tables")
+    #expect(d.currentAllocatorName() == c.expectedAllocatorName, "remove_mem_hooks restored the tables")
   }
 
   // MARK: _testcapi self-tests
@@ -278,23 +293,5 @@ struct TestMemParityTests {
     d.free(domain, ptr3)
     #expect(hook.ctx === table, "calloc free wrong context")
     #expect(hook.freePtr == Int(bitPattern: ptr3), "calloc free invalid pointer")
-  }
-
-  // MARK: PyMemMimallocDebugTests — waiting for the mimalloc backing (NOT a parity pass)
-
-  @Test("PyMemMimallocDebugTests: waiting for the mimalloc backing — asserts the explicit not-available error",
-        arguments: ["test_buffer_overflow", "test_api_misuse", "test_pymem_malloc_without_gil",
-                    "test_pyobject_malloc_without_gil", "test_pyobject_null_is_freed",
-                    "test_pyobject_uninitialized_is_freed", "test_pyobject_forbidden_bytes_is_freed",
-                    "test_pyobject_freed_is_freed", "test_set_nomemory"])
-  func mimallocClassWaits(_ test: String) {
-    for (build, name) in [(PyBuild.release, "mimalloc_debug"), (.freeThreaded, "mimalloc_debug"),
-                          (.freeThreadedDebug, "debug"), (.freeThreadedDebug, "")] {
-      #expect(throws: PyMemConfigError.backingNotAvailable(name: name.isEmpty ? "default" : name,
-                                                          backing: .mimalloc(.mem)),
-              "\(test) under \(build) PYTHONMALLOC=\(name)") {
-        try PyMemDomains(build: build, allocator: name)
-      }
-    }
   }
 }
