@@ -30,7 +30,10 @@ let package = Package(
   ],
   targets: [
     // Layer 1-2: platform layer and the reference allocators. The only target with raw pointers.
-    .target(name: "AllocUnderTest"),
+    .target(name: "AllocUnderTest", dependencies: ["ValgrindShim"]),
+    // Valgrind client requests as C functions (the requests are C macros); empty without Valgrind's headers.
+    // Built with DWARF 4 so Valgrind 3.19 can read its line tables.
+    .target(name: "ValgrindShim", cSettings: [.unsafeFlags(["-gdwarf-4"])]),
     // The model oracle: value types only; never imports AllocUnderTest.
     .target(name: "Oracle", swiftSettings: strictSafety),
     // Op programs (decode/encode/text), adapters, executor, shrinker, generator.

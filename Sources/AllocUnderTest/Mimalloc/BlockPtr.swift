@@ -14,10 +14,11 @@ struct MiBlock: Equatable {
 
   private var raw: UnsafeMutableRawPointer { unsafe UnsafeMutableRawPointer(bitPattern: address)! }
 
-  /// The free-list link in the first word (`mi_block_t.next`; not encoded: no MI_ENCODE_FREELIST).
+  /// The free-list link in the first word (`mi_block_t.next`; not encoded: no MI_ENCODE_FREELIST). Only for
+  /// free blocks: memcheck sees the word opened for the access and closed again (Platform/Valgrind.swift).
   var next: UInt {
-    get { unsafe raw.load(as: UInt.self) }
-    nonmutating set { unsafe raw.storeBytes(of: newValue, as: UInt.self) }
+    get { Memcheck.linkWord(address) { unsafe raw.load(as: UInt.self) } }
+    nonmutating set { Memcheck.linkWord(address) { unsafe raw.storeBytes(of: newValue, as: UInt.self) } }
   }
 
   /// Zeroes `count` bytes from the block start.

@@ -15,6 +15,7 @@ extension MiThread {
       require(false, "free(\(hex(address))): not inside a used page of a live segment")
       return
     }
+    Memcheck.freed(page.blockStart(of: p), pool: page.pageStart)
     if segment.ownerId == id {  // relaxed load, see `MiSegment.ownerId`
       if !page.inFull && !page.hasAligned {
         freeLocal(page, MiBlock(p))  // usual: fast local free

@@ -106,6 +106,7 @@ final class MiPage: @unchecked Sendable {
     pageStart = spanStart + UInt(offset)
     areaSize = sliceCount * MiConst.sliceSize - offset
     reserved = areaSize / bsize
+    Memcheck.createPool(pageStart, inaccessible: reserved * bsize)
     capacity = 0
     used = 0
     free = 0
@@ -142,9 +143,12 @@ final class MiPage: @unchecked Sendable {
   func popBlock(zero: Bool, skipZeroingRecycled: Bool) -> UInt {
     let block = MiBlock(free)
     free = block.next
+    Memcheck.allocated(block.address, size: blockSize, pool: pageStart)
     used += 1
     if zero {
-      if freeIsZero || skipZeroingRecycled { block.next = 0 } else { block.zero(count: blockSize) }
+      // The link word only when the rest is known zero (a plain store: the block is no longer free).
+      block.zero(count: freeIsZero || skipZeroingRecycled ? MemoryLayout<UInt>.size : blockSize)
+      if freeIsZero { Memcheck.defined(block.address, size: blockSize) }  // fresh pages read as zero
     }
     if qsbrGoal != 0 { clearQSBR() }  // reused before its QSBR goal: no longer waiting (gh-145615 fix)
     return block.address
@@ -197,6 +201,7 @@ final class MiPage: @unchecked Sendable {
 
   /// Back to the zeroed free-span state (`mi_segment_page_clear`): every field from `capacity` on.
   func clearPageFields() {
+    if pageStart != 0 { Memcheck.destroyPool(pageStart, size: reserved * blockSize) }
     blockSize = 0
     pageStart = 0
     areaSize = 0

@@ -232,6 +232,9 @@ final class MiSegment: @unchecked Sendable {
   func releaseMemory(to pages: PageSource) {
     guard !isReleased else { return }
     isReleased = true
+    for case let p? in pageObjects where p.isUsed && p.pageStart != 0 && p.sliceIndex >= MiConst.infoSlices {
+      Memcheck.destroyPool(p.pageStart, size: p.reserved * p.blockSize)  // pools of pages still in use
+    }
     for p in pageObjects { p?.next = nil; p?.prev = nil; p?.qsbrListOwner = nil }
     pageObjects = []
     firstOfSpanEndingAt = []

@@ -37,6 +37,7 @@ extension MiPage {
   /// to is fully set up.
   func setHeap(_ heap: Heap?) {
     let bits = heap.map { UInt(bitPattern: unsafe Unmanaged.passUnretained($0).toOpaque()) } ?? 0
+    HappensBefore.before(xheapKey)  // Helgrind/DRD: the release of this store
     xheap.store(bits, ordering: .releasing)
   }
 
@@ -46,7 +47,15 @@ extension MiPage {
 
   /// `mi_page_heap` as the remote freer reads it in state 1. Acquire: pairs with the owner's releasing
   /// `setHeap`; the owner cannot change the field while the state is 1 (it waits in `useDelayedFree`).
-  private var heapForDelayedFree: Heap? { Self.heap(fromBits: xheap.load(ordering: .acquiring)) }
+  private var heapForDelayedFree: Heap? {
+    let bits = xheap.load(ordering: .acquiring)
+    HappensBefore.after(xheapKey)
+    return Self.heap(fromBits: bits)
+  }
+
+  /// Happens-before keys (Platform/Valgrind.swift) for the two atomic words of this page.
+  private var threadFreeKey: UInt { HappensBefore.key(self, field: 1) }
+  private var xheapKey: UInt { HappensBefore.key(self, field: 2) }
 
   private static func heap(fromBits bits: UInt) -> Heap? {
     guard let p = unsafe UnsafeRawPointer(bitPattern: bits) else { return nil }
@@ -73,6 +82,7 @@ extension MiPage {
         block.next = Self.listPart(expected)  // plain store, published by the releasing CAS below
         desired = block.address | state.rawValue
       }
+      HappensBefore.before(threadFreeKey)  // Helgrind/DRD: the release of the CAS below
       let (exchanged, original) = xthreadFree.weakCompareExchange(
         expected: expected, desired: desired, successOrdering: .releasing, failureOrdering: .relaxed)
       if exchanged {
@@ -90,6 +100,7 @@ extension MiPage {
     var expected = xthreadFree.load(ordering: .relaxed)
     while true {
       let desired = Self.listPart(expected) | DelayedState.noDelayedFree.rawValue
+      HappensBefore.before(threadFreeKey)
       let (exchanged, original) = xthreadFree.weakCompareExchange(
         expected: expected, desired: desired, successOrdering: .releasing, failureOrdering: .relaxed)
       if exchanged {
@@ -109,7 +120,10 @@ extension MiPage {
       let desired = expected & 3
       let (exchanged, original) = xthreadFree.weakCompareExchange(
         expected: expected, desired: desired, successOrdering: .acquiringAndReleasing, failureOrdering: .acquiring)
-      if exchanged { return Self.listPart(expected) }
+      if exchanged {
+        HappensBefore.after(threadFreeKey)  // Helgrind/DRD: the acquire of the CAS
+        return Self.listPart(expected)
+      }
       expected = original
     }
   }
@@ -126,6 +140,7 @@ extension MiPage {
     var yields = 0
     while true {
       let word = xthreadFree.load(ordering: .acquiring)
+      HappensBefore.after(threadFreeKey)
       let old = Self.statePart(word)
       if old == .delayedFreeing {  // rare: a remote freer is between its two CASes
         if yields >= MiConst.delayedFreeYields { return false }
@@ -135,6 +150,7 @@ extension MiPage {
       }
       if old == delay || (!overrideNever && old == .neverDelayedFree) { return true }
       let desired = Self.listPart(word) | delay.rawValue
+      HappensBefore.before(threadFreeKey)
       let (exchanged, _) = xthreadFree.weakCompareExchange(
         expected: word, desired: desired, successOrdering: .releasing, failureOrdering: .relaxed)
       if exchanged {
@@ -190,6 +206,7 @@ extension Heap {
     var head = threadDelayedFree.load(ordering: .relaxed)
     while true {
       block.next = head
+      HappensBefore.before(HappensBefore.key(self, field: 1))  // Helgrind/DRD: the release of the CAS
       let (exchanged, original) = threadDelayedFree.weakCompareExchange(
         expected: head, desired: block.address, successOrdering: .releasing, failureOrdering: .relaxed)
       if exchanged { return }
@@ -204,7 +221,10 @@ extension Heap {
     while head != 0 {
       let (exchanged, original) = threadDelayedFree.weakCompareExchange(
         expected: head, desired: 0, successOrdering: .acquiringAndReleasing, failureOrdering: .acquiring)
-      if exchanged { return head }
+      if exchanged {
+        HappensBefore.after(HappensBefore.key(self, field: 1))
+        return head
+      }
       head = original
     }
     return 0

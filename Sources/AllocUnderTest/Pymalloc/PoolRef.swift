@@ -65,11 +65,13 @@ struct PoolRef: Equatable, Hashable {
 
 /// The free-list link stored in the first word of a free block.
 enum FreeLink {
+  /// Reads the link of a free block (opened for memcheck just for this read).
   static func next(of block: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
-    block.load(as: UnsafeMutableRawPointer?.self)
+    Memcheck.linkWord(UInt(bitPattern: block.address)) { block.load(as: UnsafeMutableRawPointer?.self) }
   }
+  /// Writes the link of a free block (opened for memcheck just for this write).
   static func setNext(of block: UnsafeMutableRawPointer, to next: UnsafeMutableRawPointer?) {
-    block.storeBytes(of: next, as: UnsafeMutableRawPointer?.self)
+    Memcheck.linkWord(UInt(bitPattern: block.address)) { block.storeBytes(of: next, as: UnsafeMutableRawPointer?.self) }
   }
 }
 

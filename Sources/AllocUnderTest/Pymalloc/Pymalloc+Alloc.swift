@@ -23,8 +23,16 @@ extension Pymalloc {
       guard let b = allocateFromNewPool(class: c) else { return nil }
       bp = b
     }
+    annotateAllocated(bp, class: c)
     if bugs.contains(.misalignTinyBlocks) && n <= 8 { return bp + 8 }
     return bp
+  }
+
+  /// Memcheck: the block at `bp` of class `c` leaves its arena's pool (Platform/Valgrind.swift).
+  private func annotateAllocated(_ bp: UnsafeMutableRawPointer, class c: Int) {
+    guard let arena = arenas[PoolRef(containing: bp).arenaIndex].address else { return }
+    Memcheck.allocated(UInt(bitPattern: bp.address), size: PymallocLayout.blockSize(ofClass: c),
+                       pool: UInt(bitPattern: arena.address))
   }
 
   /// `pymalloc_pool_extend`: the free list ran dry; carve the next virgin block, or unlink a full pool.
@@ -64,6 +72,7 @@ extension Pymalloc {
       pool = cached
     } else {
       let base = arenas[a].poolAddress!
+      Memcheck.defined(UInt(bitPattern: base.address), size: PymallocLayout.poolOverhead)  // the pool header
       pool = PoolRef(base)
       pool.arenaIndex = a
       pool.szidx = PymallocLayout.dummySizeIndex
@@ -120,6 +129,7 @@ extension Pymalloc {
       return nil
     }
     arenas[a].address = base
+    Memcheck.createPool(UInt(bitPattern: base.address), inaccessible: PymallocLayout.arenaSize)
     narenasCurrentlyAllocated += 1
     ntimesArenaAllocated += 1
     if narenasCurrentlyAllocated > narenasHighwater && !bugs.contains(.highwaterNotUpdated) {

@@ -10,6 +10,9 @@ extension Pymalloc {
     if bugs.contains(.misalignTinyBlocks) && p.address & 15 == 8 { p -= 8 }
     let pool = PoolRef(containing: p)
     require(pool.count > 0, "pymalloc: free of a block in a pool with no allocated block (double free?)")
+    if let arena = arenas[pool.arenaIndex].address {
+      Memcheck.freed(UInt(bitPattern: p.address), pool: UInt(bitPattern: arena.address))
+    }
     if bugs.contains(.freeScribblesOnNeighbour) && pool.offset(of: p) > PymallocLayout.poolOverhead {
       (p - pool.blockSize + 8).initializeMemory(as: UInt8.self, repeating: 0xAB, count: 8)
     }
@@ -55,6 +58,7 @@ extension Pymalloc {
       unusedArenaObjects = a
       let base = arenas[a].address!
       if !bugs.contains(.radixNotUnmarked) { _ = arenaMap.mark(arenaBase: base, used: false, raw: raw) }
+      Memcheck.destroyPool(UInt(bitPattern: base.address), size: PymallocLayout.arenaSize)
       pages.release(base, bytes: PymallocLayout.arenaSize)
       arenas[a].address = nil
       narenasCurrentlyAllocated -= 1

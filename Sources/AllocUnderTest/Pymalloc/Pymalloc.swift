@@ -62,6 +62,7 @@ public final class Pymalloc {
   private func releaseEverything() {
     for i in arenas.indices {
       if let a = arenas[i].address {
+        Memcheck.destroyPool(UInt(bitPattern: a.address), size: PymallocLayout.arenaSize)
         pages.release(a, bytes: PymallocLayout.arenaSize)
         arenas[i].address = nil
       }

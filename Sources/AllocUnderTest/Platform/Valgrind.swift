@@ -1,0 +1,100 @@
+// Valgrind.swift — the reference allocators' Valgrind annotations (the C target ValgrindShim makes the
+// client requests). Two families:
+//   Memcheck — each pymalloc arena and each mimalloc page is a memory pool; a block handed out is a pool
+//   chunk (accessible, undefined), a freed block and the never-used part of a pool are inaccessible. The
+//   allocator's own reads and writes of a free block's link word happen inside ``Memcheck/linkWord(_:_:)``,
+//   which opens the word and closes it again, so any *other* access to a free block is reported.
+//   Happens-before — Helgrind and DRD understand pthread primitives only; Swift's `Atomic` and the futex
+//   under `Mutex` are invisible to them. ``HappensBefore`` adds the edges those primitives create.
+// Outside Valgrind every call is a short C call that does nothing; without Valgrind's headers the shim
+// compiles to empty functions. No state here.
+import ValgrindShim
+import Synchronization
+
+public enum Memcheck {
+  /// True when the shim was built with Valgrind's headers (false: every annotation is a no-op).
+  public static var compiledIn: Bool { ac_vg_compiled_in() != 0 }
+  /// True when the process runs under any Valgrind tool.
+  public static var running: Bool { ac_vg_running() != 0 }
+  /// Errors memcheck reported so far (0 under other tools or outside Valgrind).
+  public static var errorCount: Int { Int(ac_mc_count_errors()) }
+
+  /// A pool comes to life at `anchor` (an arena or page start); its bytes `[anchor, anchor + size)` are
+  /// made inaccessible until blocks are handed out of it.
+  static func createPool(_ anchor: UInt, inaccessible size: Int) {
+    guard let p = pointer(anchor) else { return }
+    ac_mc_create_pool(p)
+    ac_mc_make_noaccess(p, size)
+  }
+
+  /// The pool at `anchor` is gone (its chunks with it); its bytes become plain mapped memory again, with
+  /// `[anchor, anchor + size)` made accessible-undefined for whatever reuses them.
+  static func destroyPool(_ anchor: UInt, size: Int) {
+    guard let p = pointer(anchor) else { return }
+    ac_mc_destroy_pool(p)
+    ac_mc_make_undefined(p, size)
+  }
+
+  /// A block of `size` bytes at `block` is handed out of the pool at `anchor`.
+  static func allocated(_ block: UInt, size: Int, pool anchor: UInt) {
+    guard let p = pointer(anchor), let b = pointer(block) else { return }
+    ac_mc_pool_alloc(p, b, size)
+  }
+
+  /// The block at `block` goes back to the pool at `anchor` (memcheck reports it if it was not handed
+  /// out: a double free or a wild pointer).
+  static func freed(_ block: UInt, pool anchor: UInt) {
+    guard let p = pointer(anchor), let b = pointer(block) else { return }
+    ac_mc_pool_free(p, b)
+  }
+
+  /// Makes `[address, address + size)` accessible and defined: allocator metadata stored in pool memory (a
+  /// pymalloc pool header), or a block the allocator has just zeroed.
+  static func defined(_ address: UInt, size: Int) {
+    guard let p = pointer(address) else { return }
+    ac_mc_make_defined(p, size)
+  }
+
+  /// Runs `body` with the 8-byte link word of the free block at `block` open, then closes it again.
+  /// Only for blocks the allocator knows to be free (or about to be handed out, before ``allocated``).
+  @inline(__always)
+  static func linkWord<R>(_ block: UInt, _ body: () -> R) -> R {
+    guard let p = pointer(block) else { return body() }
+    ac_mc_make_defined(p, 8)
+    defer { ac_mc_make_noaccess(p, 8) }
+    return body()
+  }
+
+  private static func pointer(_ address: UInt) -> UnsafeRawPointer? { UnsafeRawPointer(bitPattern: address) }
+}
+
+/// Happens-before edges for Helgrind and DRD, keyed by an address (an object's or a field's). Active only
+/// when `AC_VALGRIND_TOOL` names one of them (scripts/stress-valgrind sets it).
+public enum HappensBefore {
+  /// Everything this thread did so far happens before whatever follows a later ``after(_:)`` on `key`.
+  @inline(__always) public static func before(_ key: UInt) {
+    if let p = UnsafeRawPointer(bitPattern: key) { ac_hb_before(p) }
+  }
+  @inline(__always) public static func after(_ key: UInt) {
+    if let p = UnsafeRawPointer(bitPattern: key) { ac_hb_after(p) }
+  }
+  /// The key of a class instance (its address), plus `field` to tell apart several edges of one object.
+  @inline(__always) public static func key(_ object: AnyObject, field: UInt = 0) -> UInt {
+    UInt(bitPattern: Int(bitPattern: ObjectIdentifier(object))) &+ field
+  }
+}
+
+extension Mutex where Value: ~Copyable {
+  /// `withLock` with the lock's happens-before edges made visible to Helgrind and DRD: the body starts
+  /// after every earlier body on this mutex ended. `key` names the mutex (its owner's ``HappensBefore/key``).
+  @inline(__always)
+  public borrowing func withAnnotatedLock<Result: ~Copyable, E: Error>(
+    key: UInt, _ body: (inout sending Value) throws(E) -> sending Result
+  ) throws(E) -> sending Result {
+    try withLock { (value: inout sending Value) throws(E) -> sending Result in
+      HappensBefore.after(key)
+      defer { HappensBefore.before(key) }
+      return try body(&value)
+    }
+  }
+}
