@@ -18,14 +18,14 @@ final class AbandonedPool: @unchecked Sendable {
 
   private let state = Mutex(State())
 
-  func push(_ segment: MiSegment) { state.withAnnotatedLock(key: HappensBefore.key(self)) { $0.abandoned.append(segment) } }
+  func push(_ segment: MiSegment) { state.withLock { $0.abandoned.append(segment) } }
   /// `mi_abandoned_visited_push`.
-  func pushVisited(_ segment: MiSegment) { state.withAnnotatedLock(key: HappensBefore.key(self)) { $0.visited.append(segment) } }
+  func pushVisited(_ segment: MiSegment) { state.withLock { $0.visited.append(segment) } }
 
   /// `mi_abandoned_pop`: when the main stack is empty, the visited ones come back first
   /// (`mi_abandoned_visited_revisit`).
   func pop() -> MiSegment? {
-    state.withAnnotatedLock(key: HappensBefore.key(self)) { s in
+    state.withLock { s in
       if s.abandoned.isEmpty {
         s.abandoned = s.visited
         s.visited = []
@@ -36,7 +36,7 @@ final class AbandonedPool: @unchecked Sendable {
 
   /// Take `segment` out of the pool if it is still there (reclaim-on-free). False if another thread has it.
   func remove(_ segment: MiSegment) -> Bool {
-    state.withAnnotatedLock(key: HappensBefore.key(self)) { s in
+    state.withLock { s in
       if let i = s.abandoned.firstIndex(where: { $0 === segment }) { s.abandoned.remove(at: i); return true }
       if let i = s.visited.firstIndex(where: { $0 === segment }) { s.visited.remove(at: i); return true }
       return false
@@ -44,12 +44,12 @@ final class AbandonedPool: @unchecked Sendable {
   }
 
   /// `mi_abandoned_visited_revisit` (forced `_mi_abandoned_collect`).
-  func revisit() { state.withAnnotatedLock(key: HappensBefore.key(self)) { s in s.abandoned = s.visited + s.abandoned; s.visited = [] } }
+  func revisit() { state.withLock { s in s.abandoned = s.visited + s.abandoned; s.visited = [] } }
 
   /// Every segment in the pool (for checks and stats).
-  var all: [MiSegment] { state.withAnnotatedLock(key: HappensBefore.key(self)) { $0.abandoned + $0.visited } }
+  var all: [MiSegment] { state.withLock { $0.abandoned + $0.visited } }
 
-  func removeAll() { state.withAnnotatedLock(key: HappensBefore.key(self)) { $0 = State() } }
+  func removeAll() { state.withLock { $0 = State() } }
 }
 
 /// What `mi_segment_reclaim_or_alloc` achieved.

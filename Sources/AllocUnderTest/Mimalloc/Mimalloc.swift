@@ -53,17 +53,17 @@ public final class Mimalloc: @unchecked Sendable {
   public func newThread() -> MiThread { makeThread(isMain: false) }
 
   private func makeThread(isMain: Bool) -> MiThread {
-    let id = registry.withAnnotatedLock(key: HappensBefore.key(self)) { r in
+    let id = registry.withLock { r in
       defer { r.nextThreadId += 1 }
       return r.nextThreadId
     }
     let thread = MiThread(mimalloc: self, id: id, isMain: isMain)
-    registry.withAnnotatedLock(key: HappensBefore.key(self)) { $0.threads.append(thread) }
+    registry.withLock { $0.threads.append(thread) }
     return thread
   }
 
   /// Every thread created since init or the last reset, exited ones included.
-  public var threads: [MiThread] { registry.withAnnotatedLock(key: HappensBefore.key(self)) { $0.threads } }
+  public var threads: [MiThread] { registry.withLock { $0.threads } }
 
   /// Back to a fresh state: every segment unmapped, every thread and heap dead, a new main thread.
   /// Cost: one `release` per live segment plus dropping the objects. Not thread-safe.
@@ -72,12 +72,12 @@ public final class Mimalloc: @unchecked Sendable {
     abandonedPool.removeAll()
     qsbr.reset()
     transitions.clear()
-    registry.withAnnotatedLock(key: HappensBefore.key(self)) { $0 = Registry() }
+    registry.withLock { $0 = Registry() }
     main = makeThread(isMain: true)
   }
 
   private func releaseEverything() {
-    let (segments, threads) = registry.withAnnotatedLock(key: HappensBefore.key(self)) { ($0.segments.values.map { $0 }, $0.threads) }
+    let (segments, threads) = registry.withLock { ($0.segments.values.map { $0 }, $0.threads) }
     for thread in threads {
       for heap in thread.heaps {
         heap.isAlive = false
@@ -91,7 +91,7 @@ public final class Mimalloc: @unchecked Sendable {
       thread.qsbrPages = []
       thread.isAlive = false
     }
-    registry.withAnnotatedLock(key: HappensBefore.key(self)) { r in
+    registry.withLock { r in
       r.segments = [:]
       r.hugeSegments = []
     }
@@ -101,36 +101,36 @@ public final class Mimalloc: @unchecked Sendable {
   // MARK: registry
 
   func register(_ segment: MiSegment) {
-    registry.withAnnotatedLock(key: HappensBefore.key(self)) { r in
+    registry.withLock { r in
       r.segments[segment.base] = segment
       if segment.isHuge { r.hugeSegments.append(segment) }
     }
   }
 
   func unregister(_ segment: MiSegment) {
-    registry.withAnnotatedLock(key: HappensBefore.key(self)) { r in
+    registry.withLock { r in
       r.segments.removeValue(forKey: segment.base)
       if segment.isHuge { r.hugeSegments.removeAll { $0 === segment } }
     }
   }
 
   /// Live segments, sorted by base.
-  var liveSegments: [MiSegment] { registry.withAnnotatedLock(key: HappensBefore.key(self)) { $0.segments.values.sorted { $0.base < $1.base } } }
+  var liveSegments: [MiSegment] { registry.withLock { $0.segments.values.sorted { $0.base < $1.base } } }
 
   /// The live segment whose range `[base, end)` holds `address`, if any.
   func liveSegment(containing address: UInt) -> MiSegment? {
-    registry.withAnnotatedLock(key: HappensBefore.key(self)) { r in
+    registry.withLock { r in
       if let s = r.segments[address & ~MiConst.segmentMask], address < s.end { return s }
       return r.hugeSegments.first { address >= $0.base && address < $0.end }
     }
   }
 
-  func nextSerial() -> Int { registry.withAnnotatedLock(key: HappensBefore.key(self)) { r in defer { r.nextSerial += 1 }; return r.nextSerial } }
+  func nextSerial() -> Int { registry.withLock { r in defer { r.nextSerial += 1 }; return r.nextSerial } }
 
-  func noteCorruptThreadFreeList() { registry.withAnnotatedLock(key: HappensBefore.key(self)) { $0.corruptThreadFreeLists += 1 } }
+  func noteCorruptThreadFreeList() { registry.withLock { $0.corruptThreadFreeLists += 1 } }
 
   /// Remote lists dropped as corrupt (longer than the page's capacity or leaving the page; EFAULT upstream).
-  public var corruptThreadFreeLists: Int { registry.withAnnotatedLock(key: HappensBefore.key(self)) { $0.corruptThreadFreeLists } }
+  public var corruptThreadFreeLists: Int { registry.withLock { $0.corruptThreadFreeLists } }
 
   var transitionLog: DelayedTransitionLog? { recordsTransitions ? transitions : nil }
 

@@ -18,16 +18,16 @@ final class QSBRClock: Sendable {
   private let state = Mutex(State())
 
   /// A thread attaches having seen the current sequence.
-  func register(_ thread: UInt) { state.withAnnotatedLock(key: HappensBefore.key(self)) { $0.observed[thread] = $0.writeSequence } }
+  func register(_ thread: UInt) { state.withLock { $0.observed[thread] = $0.writeSequence } }
   /// A detached (exited) thread no longer holds goals back.
-  func unregister(_ thread: UInt) { state.withAnnotatedLock(key: HappensBefore.key(self)) { _ = $0.observed.removeValue(forKey: thread) } }
+  func unregister(_ thread: UInt) { state.withLock { _ = $0.observed.removeValue(forKey: thread) } }
   /// `_Py_qsbr_quiescent_state`: the thread has seen everything written so far.
-  func quiescent(_ thread: UInt) { state.withAnnotatedLock(key: HappensBefore.key(self)) { $0.observed[thread] = $0.writeSequence } }
+  func quiescent(_ thread: UInt) { state.withLock { $0.observed[thread] = $0.writeSequence } }
   /// `_Py_qsbr_advance`: a new goal.
-  func advance() -> UInt64 { state.withAnnotatedLock(key: HappensBefore.key(self)) { $0.writeSequence += 2; return $0.writeSequence } }
+  func advance() -> UInt64 { state.withLock { $0.writeSequence += 2; return $0.writeSequence } }
   /// `_Py_qsbr_poll`: every live thread has observed `goal`.
-  func goalReached(_ goal: UInt64) -> Bool { state.withAnnotatedLock(key: HappensBefore.key(self)) { ($0.observed.values.min() ?? .max) >= goal } }
-  func reset() { state.withAnnotatedLock(key: HappensBefore.key(self)) { $0 = State() } }
+  func goalReached(_ goal: UInt64) -> Bool { state.withLock { ($0.observed.values.min() ?? .max) >= goal } }
+  func reset() { state.withLock { $0 = State() } }
 }
 
 extension MiPage {

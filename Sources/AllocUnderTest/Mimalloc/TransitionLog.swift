@@ -72,7 +72,7 @@ public final class DelayedTransitionLog: Sendable {
   func record(_ t: DelayedTransition) {
     let allowed = t.isAllowed
     let cap = capacity
-    state.withAnnotatedLock(key: HappensBefore.key(self)) { s in
+    state.withLock { s in
       s.total += 1
       if !allowed && s.forbidden.count < 64 { s.forbidden.append(t) }
       if s.recent.count < cap { s.recent.append(t) } else { s.recent[s.next] = t }
@@ -82,14 +82,14 @@ public final class DelayedTransitionLog: Sendable {
 
   /// The most recent transitions, oldest first.
   public var recent: [DelayedTransition] {
-    state.withAnnotatedLock(key: HappensBefore.key(self)) { s in s.recent.count < capacity ? s.recent : Array(s.recent[s.next...] + s.recent[..<s.next]) }
+    state.withLock { s in s.recent.count < capacity ? s.recent : Array(s.recent[s.next...] + s.recent[..<s.next]) }
   }
 
   /// Every forbidden transition recorded (at most 64 kept).
-  public var forbidden: [DelayedTransition] { state.withAnnotatedLock(key: HappensBefore.key(self)) { $0.forbidden } }
+  public var forbidden: [DelayedTransition] { state.withLock { $0.forbidden } }
 
   /// Transitions recorded since the last clear.
-  public var total: Int { state.withAnnotatedLock(key: HappensBefore.key(self)) { $0.total } }
+  public var total: Int { state.withLock { $0.total } }
 
-  public func clear() { state.withAnnotatedLock(key: HappensBefore.key(self)) { $0 = State() } }
+  public func clear() { state.withLock { $0 = State() } }
 }

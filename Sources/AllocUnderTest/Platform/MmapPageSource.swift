@@ -61,7 +61,7 @@ public final class MmapPageSource: PageSource, Sendable {
   /// nothing can point into them any more. Keeps a fuzzer that builds a fresh allocator per input from
   /// leaking address space when an allocator never gives its arenas back.
   deinit {
-    let leftovers = state.withAnnotatedLock(key: HappensBefore.key(self)) { $0.regions }
+    let leftovers = state.withLock { $0.regions }
     for region in leftovers {
       guard let base = unsafe UnsafeMutableRawPointer(bitPattern: region.base) else { continue }
       unsafe try? sys_munmap(base, length: region.bytes)  // rare failure (ENOMEM) just leaves the pages mapped
@@ -71,10 +71,10 @@ public final class MmapPageSource: PageSource, Sendable {
   /// The OS page size; `bytes` passed to this source must be a multiple of it.
   public static var pageSize: Int { osPageSize }
 
-  public var stats: PageSourceStats { state.withAnnotatedLock(key: HappensBefore.key(self)) { $0.stats } }
+  public var stats: PageSourceStats { state.withLock { $0.stats } }
 
   /// The most recent failure the source absorbed: a refused or injected mmap, or a failed munmap/madvise.
-  public var lastError: SystemError? { state.withAnnotatedLock(key: HappensBefore.key(self)) { $0.lastError } }
+  public var lastError: SystemError? { state.withLock { $0.lastError } }
 
   public func reserve(bytes: Int, alignment: Int) -> UnsafeMutableRawPointer? {
     require(bytes > 0 && bytes % osPageSize == 0,
@@ -93,7 +93,7 @@ public final class MmapPageSource: PageSource, Sendable {
       // ENOMEM "No memory is available": the ordinary OOM the allocators must survive, so nil.
       // Any other errno (EAGAIN "too much memory has been locked", …) is not our bug either: nil as well,
       // and, like ENOMEM, kept in `lastError` for the report.
-      state.withAnnotatedLock(key: HappensBefore.key(self)) { s in
+      state.withLock { s in
         s.stats.reserveCalls += 1
         s.stats.failedReserves += 1
         s.lastError = error
@@ -101,7 +101,7 @@ public final class MmapPageSource: PageSource, Sendable {
       return nil
     }
     let region = Region(base: UInt(bitPattern: base), bytes: bytes)
-    state.withAnnotatedLock(key: HappensBefore.key(self)) { s in
+    state.withLock { s in
       s.stats.reserveCalls += 1
       let i = s.countStarting(atOrBelow: region.base)
       require((i == 0 || s.regions[i - 1].end <= region.base)
@@ -154,7 +154,7 @@ public final class MmapPageSource: PageSource, Sendable {
     let address = UInt(bitPattern: base)
     // Subtle: forget the region *before* munmap. Once the kernel has the range back another thread's mmap
     // may receive it, and its insert must not find a stale entry.
-    state.withAnnotatedLock(key: HappensBefore.key(self)) { s in
+    state.withLock { s in
       let i = s.countStarting(atOrBelow: address) - 1
       require(i >= 0 && s.regions[i].base == address,
                    "release(\(hexAddress(address)), bytes: \(bytes)): not a live region of this MmapPageSource "
@@ -171,7 +171,7 @@ public final class MmapPageSource: PageSource, Sendable {
     } catch {
       // rare: ENOMEM "the process's maximum number of mappings would have been exceeded". The caller is done
       // with the range either way; count the bytes as stranded.
-      state.withAnnotatedLock(key: HappensBefore.key(self)) { s in
+      state.withLock { s in
         s.stats.failedUnmaps += 1
         s.stats.strandedBytes += bytes
         s.lastError = error
@@ -183,7 +183,7 @@ public final class MmapPageSource: PageSource, Sendable {
     let address = UInt(bitPattern: base)
     require(bytes > 0 && bytes % osPageSize == 0 && address % UInt(osPageSize) == 0,
                  "decommit(\(hexAddress(address)), bytes: \(bytes)): base and bytes must be page multiples, bytes > 0")
-    state.withAnnotatedLock(key: HappensBefore.key(self)) { s in
+    state.withLock { s in
       let i = s.countStarting(atOrBelow: address) - 1
       require(i >= 0 && address + UInt(bytes) <= s.regions[i].end,
                    "decommit(\(hexAddress(address)), bytes: \(bytes)): the range is not inside one live region of this "
@@ -196,7 +196,7 @@ public final class MmapPageSource: PageSource, Sendable {
       // rare: EAGAIN "A kernel resource was temporarily unavailable"; the pages stay resident. Keep the
       // promise that the contents become zero by clearing them here, and record the errno.
       unsafe base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-      state.withAnnotatedLock(key: HappensBefore.key(self)) { $0.lastError = error }
+      state.withLock { $0.lastError = error }
     }
   }
 }

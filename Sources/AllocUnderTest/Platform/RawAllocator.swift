@@ -56,7 +56,7 @@ public final class SystemRawAllocator: RawAllocator, Sendable {
   }
 
   /// Successful malloc/calloc/realloc(nil) minus frees of non-nil pointers (including `realloc(p, 0)`).
-  public var liveBlocks: Int { live.withAnnotatedLock(key: HappensBefore.key(self)) { $0.count } }
+  public var liveBlocks: Int { live.withLock { $0.count } }
 
   public func malloc(_ size: Int) -> UnsafeMutableRawPointer? {
     require(size >= 0, "malloc(\(size)): negative size")
@@ -110,20 +110,20 @@ public final class SystemRawAllocator: RawAllocator, Sendable {
   private func adopt(_ p: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
     let address = UInt(bitPattern: p)
     guard address != 0 else { return nil }
-    let inserted = live.withAnnotatedLock(key: HappensBefore.key(self)) { $0.insert(address).inserted }
+    let inserted = live.withLock { $0.insert(address).inserted }
     require(inserted, "glibc returned \(hexAddress(address)), which this SystemRawAllocator still counts as live")
     return unsafe p
   }
 
   /// Removes `address` from the live set; traps if it is not there.
   private func disown(_ address: UInt, in call: String) {
-    let removed = live.withAnnotatedLock(key: HappensBefore.key(self)) { $0.remove(address) }
+    let removed = live.withLock { $0.remove(address) }
     require(removed != nil, "\(call)(\(hexAddress(address))): not a live block of this SystemRawAllocator "
       + "(freed twice, or allocated elsewhere)")
   }
 
   private func requireLive(_ address: UInt, in call: String) {
-    let isLive = live.withAnnotatedLock(key: HappensBefore.key(self)) { $0.contains(address) }
+    let isLive = live.withLock { $0.contains(address) }
     require(isLive, "\(call)(\(hexAddress(address))): not a live block of this SystemRawAllocator "
       + "(freed already, or allocated elsewhere)")
   }

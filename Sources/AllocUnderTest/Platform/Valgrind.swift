@@ -9,7 +9,6 @@
 // Outside Valgrind every call is a short C call that does nothing; without Valgrind's headers the shim
 // compiles to empty functions. No state here.
 import ValgrindShim
-import Synchronization
 
 public enum Memcheck {
   /// True when the shim was built with Valgrind's headers (false: every annotation is a no-op).
@@ -81,20 +80,5 @@ public enum HappensBefore {
   /// The key of a class instance (its address), plus `field` to tell apart several edges of one object.
   @inline(__always) public static func key(_ object: AnyObject, field: UInt = 0) -> UInt {
     UInt(bitPattern: Int(bitPattern: ObjectIdentifier(object))) &+ field
-  }
-}
-
-extension Mutex where Value: ~Copyable {
-  /// `withLock` with the lock's happens-before edges made visible to Helgrind and DRD: the body starts
-  /// after every earlier body on this mutex ended. `key` names the mutex (its owner's ``HappensBefore/key``).
-  @inline(__always)
-  public borrowing func withAnnotatedLock<Result: ~Copyable, E: Error>(
-    key: UInt, _ body: (inout sending Value) throws(E) -> sending Result
-  ) throws(E) -> sending Result {
-    try withLock { (value: inout sending Value) throws(E) -> sending Result in
-      HappensBefore.after(key)
-      defer { HappensBefore.before(key) }
-      return try body(&value)
-    }
   }
 }
