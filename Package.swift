@@ -52,7 +52,7 @@ let package = Package(
     .executableTarget(
       name: "AllocCheckCLI",
       dependencies: [
-        "Harness", "Stress", "FuzzTargets",
+        "AllocUnderTest", "Harness", "Stress", "FuzzTargets",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

@@ -21,6 +21,7 @@ struct AllocCheck: ParsableCommand {
       RunCommand.self, SoakCommand.self, ShrinkCommand.self, StatsCommand.self, BenchCommand.self,
       DecodeCommand.self, EncodeCommand.self, BugsCommand.self, RulesCommand.self,
       FuzzCommand.self, ReproCommand.self, MinimizeCommand.self, MergeCommand.self, ReportCommand.self, SeedsCommand.self,
+      ValgrindCheckCommand.self,
     ]
   )
 
