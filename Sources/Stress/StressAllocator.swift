@@ -20,6 +20,12 @@ public protocol StressAllocator: AnyObject, Sendable {
   /// Bytes a mapping may hold without any live block in it: per live thread (a partly used segment or
   /// arena each) and fixed. The S5 bound is `factor × peak live + slack(threads)`.
   func footprintSlack(threads: Int) -> Int
+  /// Called by the main OS thread before each round and every 25 ms while it waits for a round: in CPython a thread blocked in
+  /// a join is detached and holds no QSBR goal back; here the main `MiThread` must pass a quiescent point,
+  /// or every page parked for QSBR stays mapped until the teardown (seen: parked pages growing each round).
+  func mainThreadWaiting()
+  /// Quiescent: one line on the allocator's structures (segments, abandoned, threads), for round ends.
+  func roundSummary() -> String
   /// Quiescent: structural invariant violations, as "ID: detail".
   func checkInvariants() -> [String]
   /// Quiescent, every worker exited, every block freed: the main thread's final collect, then what is left.
@@ -76,6 +82,14 @@ public final class MimallocStress: StressAllocator {
   public func footprintSlack(threads: Int) -> Int { (2 * threads + 2) * Self.segmentSize }
   /// `MI_SEGMENT_SIZE` of 2.1.2 on 64-bit (spec mimalloc.md §1.1): every reservation is one.
   static let segmentSize = 32 << 20
+
+  public func mainThreadWaiting() { mi.mainThread.quiescent() }
+
+  public func roundSummary() -> String {
+    let s = mi.stats()
+    return "\(s.segments) segments (\(s.abandonedSegments) abandoned, \(s.hugeSegments) huge), \(s.pages) pages, "
+      + "\(s.blocksInUse) blocks in use, \(s.threadsAlive) threads alive, \(s.qsbrParkedPages) QSBR-parked pages"
+  }
 
   public func checkInvariants() -> [String] { mi.checkInvariants().map { "\($0.id): \($0.detail)" } }
 
@@ -134,6 +148,16 @@ public final class PymallocStress: StressAllocator {
   /// Arenas are 1 MiB; pools of each of the 32 classes may sit partly used: 32 × 16 KiB, plus one arena
   /// being carved, independent of the thread count (one allocator for all threads).
   public func footprintSlack(threads: Int) -> Int { 2 << 20 }
+
+  public func mainThreadWaiting() {}
+
+  public func roundSummary() -> String {
+    gil.withLock { p in
+      let s = p.stats()
+      return "\(s.arenasCurrent) arenas (highwater \(s.arenasHighwater)), \(s.classes.reduce(0) { $0 + $1.blocksInUse }) small blocks "
+        + "in use, \(p.rawAllocatedBlocks) raw blocks"
+    }
+  }
 
   public func checkInvariants() -> [String] { gil.withLock { $0.checkInvariants().map { "\($0.id): \($0.detail)" } } }
 

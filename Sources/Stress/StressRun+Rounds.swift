@@ -30,12 +30,14 @@ extension StressRun {
       if let total = p.operations, started >= total { break }
       if let limit = p.duration, ContinuousClock.now - began >= limit { break }
       let roundOps = min(p.roundOperations, (p.operations ?? Int.max) - started)
+      allocator.mainThreadWaiting()
       let group = DispatchGroup()
       for lane in lanes {
         let quota = roundOps / p.threads + (lane.index < roundOps % p.threads ? 1 : 0)
         startLane(lane, quota: quota, group: group)
       }
-      while group.wait(timeout: .now() + .milliseconds(200)) == .timedOut {
+      while group.wait(timeout: .now() + .milliseconds(25)) == .timedOut {
+        allocator.mainThreadWaiting()
         if shouldStop() && !stop.load(ordering: .relaxed) {
           result.interrupted = true
           stop.store(true, ordering: .relaxed)
@@ -50,6 +52,8 @@ extension StressRun {
       result.rounds += 1
       if !failures.withLock({ $0.isEmpty }) { break }
       roundEndChecks(round: result.rounds)
+      progress("stress: round \(result.rounds) done: \(allocator.roundSummary()), \(Self.mib(allocator.mappedBytes)) MiB mapped, "
+               + "\(liveBlocks.load(ordering: .relaxed)) live blocks (\(Self.mib(liveBytes.load(ordering: .relaxed))) MiB)")
       if result.interrupted { break }
     }
     result.operations = opsDone.load(ordering: .relaxed)
@@ -167,6 +171,8 @@ extension StressRun {
       fail("S6 invariants", "after teardown: " + t.invariantViolations.prefix(3).joined(separator: "; "))
     }
   }
+
+  static func mib(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
 
   private func hexId(_ id: UInt64) -> String { "\(StressLedger.lane(of: id)):\(StressLedger.sequence(of: id))" }
 }
