@@ -130,14 +130,14 @@ final class MimallocStressWorker: StressWorker {
 
 /// The pymalloc reference behind one lock: every call holds it, as every CPython call holds the GIL.
 public final class PymallocStress: StressAllocator {
-  private let gil: Mutex<Pymalloc>
+  private let gil: TSanVisibleMutex<Pymalloc>
   private let pages: MmapPageSource
   public var name: String { "pymalloc (one lock)" }
 
   public init(bugs: Set<PymallocBug>) {
     let pages = MmapPageSource()
     self.pages = pages
-    gil = Mutex(Pymalloc(pages: pages, bugs: bugs))
+    gil = TSanVisibleMutex(Pymalloc(pages: pages, bugs: bugs))
   }
 
   public func makeWorker() -> any StressWorker { PymallocStressWorker(self) }

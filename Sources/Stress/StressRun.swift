@@ -55,7 +55,7 @@ public struct StressResult: Sendable {
 /// A shared transfer slot (test-stress's `transfer[]`): exchanged under its own lock, which also orders the
 /// block's canary writes before the taker's reads.
 final class TransferSlot: Sendable {
-  let cell = Mutex<HeldBlock?>(nil)
+  let cell = TSanVisibleMutex<HeldBlock?>(nil)
   func exchange(_ block: HeldBlock?) -> HeldBlock? { cell.withLock { old in defer { old = block }; return old } }
 }
 
@@ -63,10 +63,10 @@ final class TransferSlot: Sendable {
 /// the lock is held for the whole round, uncontended, and orders the hand-over).
 final class StressLane: Sendable {
   let index: Int
-  let state: Mutex<LaneState>
+  let state: TSanVisibleMutex<LaneState>
   init(index: Int, state: consuming sending LaneState) {
     self.index = index
-    self.state = Mutex(state)
+    self.state = TSanVisibleMutex(state)
   }
 }
 
@@ -92,7 +92,7 @@ public final class StressRun: Sendable {
   let allocator: any StressAllocator
   let slots: [TransferSlot]
   /// Blocks of threads that exited holding them; any thread frees them.
-  let orphans = Mutex<[HeldBlock]>([])
+  let orphans = TSanVisibleMutex<[HeldBlock]>([])
   /// Relaxed counters for progress and footprint: each is only summed or maxed, never used to order data.
   let opsDone = Atomic<Int>(0)
   let liveBlocks = Atomic<Int>(0)
@@ -100,7 +100,7 @@ public final class StressRun: Sendable {
   let peakLive = Atomic<Int>(0)
   /// Set by the first failure or an interrupt; lanes poll it (relaxed: it only ends loops early).
   let stop = Atomic<Bool>(false)
-  let failures = Mutex<[StressFailure]>([])
+  let failures = TSanVisibleMutex<[StressFailure]>([])
   let began = ContinuousClock.now
   let canarySalt: UInt64
 
