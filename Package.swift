@@ -48,7 +48,7 @@ let package = Package(
     .executableTarget(name: "FuzzHeapsOps", dependencies: ["FuzzTargets"],
                       path: "Sources/FuzzTargets/Entries/FuzzHeapsOps", swiftSettings: strictSafety),
     // Stress runners (issue 6 adds real threads).
-    .target(name: "Stress", dependencies: ["Harness"], swiftSettings: strictSafety),
+    .target(name: "Stress", dependencies: ["AllocUnderTest", "Harness"], swiftSettings: strictSafety),
     .executableTarget(
       name: "AllocCheckCLI",
       dependencies: [

@@ -20,7 +20,7 @@ struct AllocCheck: ParsableCommand {
     subcommands: [
       RunCommand.self, SoakCommand.self, ShrinkCommand.self, StatsCommand.self, BenchCommand.self,
       DecodeCommand.self, EncodeCommand.self, BugsCommand.self, RulesCommand.self,
-      FuzzCommand.self, ReproCommand.self, MinimizeCommand.self, MergeCommand.self, ReportCommand.self, SeedsCommand.self,
+      StressCommand.self, FuzzCommand.self, ReproCommand.self, MinimizeCommand.self, MergeCommand.self, ReportCommand.self, SeedsCommand.self,
       ValgrindCheckCommand.self,
     ]
   )

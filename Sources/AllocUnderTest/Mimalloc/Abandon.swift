@@ -16,7 +16,7 @@ final class AbandonedPool: @unchecked Sendable {
     var visited: [MiSegment] = []
   }
 
-  private let state = Mutex(State())
+  private let state = TSanVisibleMutex(State())
 
   func push(_ segment: MiSegment) { state.withLock { $0.abandoned.append(segment) } }
   /// `mi_abandoned_visited_push`.

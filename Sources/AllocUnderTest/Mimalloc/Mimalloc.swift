@@ -34,7 +34,7 @@ public final class Mimalloc: @unchecked Sendable {
     var corruptThreadFreeLists = 0
   }
 
-  private let registry = Mutex(Registry())
+  private let registry = TSanVisibleMutex(Registry())
   private var main: MiThread!
 
   public init(pages: PageSource = MmapPageSource(), bugs: Set<MimallocBug> = []) {

@@ -84,6 +84,15 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
   /// in use and its segment is never freed.
   case abandonedHugeFreeLost
 
+  // MARK: races only real threads show (the stress runner's `--bug`, scripts/stress-bugs)
+
+  /// S4 (also S1) — a remote free pushes on the page's remote list with a plain atomic load and a plain
+  /// atomic store instead of the CAS loop, so a concurrent push or the owner's detach in between is
+  /// overwritten: a block is lost (`used` never drops) or handed out twice. The window is widened with one
+  /// `sched_yield` between the load and the store (a 2-core machine rarely preempts inside a few
+  /// instructions). Logical threads cannot interleave there: no program and no direct scenario shows it.
+  case remoteFreeWithoutCAS
+
   /// The oracle rule or invariant id that must catch this bug.
   public var caughtBy: String {
     switch self {
@@ -103,6 +112,7 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
     case .containsAnyHeapOfThread, .hugeNotContained: "H1"
     case .callocSkipsZeroingRecycled: "O5"
     case .alignedIgnoresAlignment, .startOffset384: "O1"
+    case .remoteFreeWithoutCAS: "S4"
     }
   }
 
@@ -120,6 +130,10 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
     default: nil
     }
   }
+
+  /// True for a race that only interleavings of real OS threads can show (the stress runner's checks,
+  /// S1–S5 of ``Stress``, catch it); logical-thread programs and direct scenarios cannot.
+  public var needsRealThreads: Bool { self == .remoteFreeWithoutCAS }
 
   private static let bitTable: [MimallocBug: UInt64] =
     Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, UInt64(1) << UInt64($0)) })

@@ -15,7 +15,7 @@ final class QSBRClock: Sendable {
     var observed: [UInt: UInt64] = [:]
   }
 
-  private let state = Mutex(State())
+  private let state = TSanVisibleMutex(State())
 
   /// A thread attaches having seen the current sequence.
   func register(_ thread: UInt) { state.withLock { $0.observed[thread] = $0.writeSequence } }

@@ -69,8 +69,18 @@ extension MiPage {
   /// the state (returns false). Weak CAS, success release (pairs with the owner's acq_rel detach in
   /// `takeThreadFree` and its acquire load in `tryUseDelayedFree`), failure relaxed (the loop retries with
   /// the value it got).
-  func pushThreadFree(_ block: MiBlock, skipDelayedFreeing: Bool) -> Bool {
+  func pushThreadFree(_ block: MiBlock, skipDelayedFreeing: Bool, withoutExchange: Bool = false) -> Bool {
     var expected = xthreadFree.load(ordering: .relaxed)  // relaxed: the CAS validates it
+    if withoutExchange {
+      // Seeded `remoteFreeWithoutCAS`: load, (yield: widen the window), store — a lost update.
+      let notify = Self.statePart(expected) == .useDelayedFree
+      if !notify { block.next = Self.listPart(expected) }
+      let desired = notify ? Self.listPart(expected) | 1 : block.address | Self.statePart(expected).rawValue
+      miYield()
+      xthreadFree.store(desired, ordering: .releasing)  // release: the link store above, as the CAS did
+      if notify { record(from: .useDelayedFree, to: .delayedFreeing, site: .remoteFree) }
+      return notify
+    }
     while true {
       let state = Self.statePart(expected)
       let notify = state == .useDelayedFree
@@ -185,7 +195,7 @@ extension MiPage {
     }
     if mi.has(.remoteFreeDropped) && delayedState != .useDelayedFree { return }  // seeded: lost
     let skip = mi.has(.delayedStateSkipped)
-    guard pushThreadFree(block, skipDelayedFreeing: skip) else { return }  // usual: pushed on the page list
+    guard pushThreadFree(block, skipDelayedFreeing: skip, withoutExchange: mi.has(.remoteFreeWithoutCAS)) else { return }  // usual: pushed on the page list
     // State is now 1 (or 2 with the seeded skip): notify the heap.
     if mi.has(.noDelayedWithoutNotify) {
       // Seeded: the block goes on the page list and the state still becomes 2, so no heap list holds a

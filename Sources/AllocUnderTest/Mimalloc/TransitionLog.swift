@@ -61,7 +61,7 @@ public final class DelayedTransitionLog: Sendable {
     var total = 0
   }
 
-  private let state = Mutex(State())
+  private let state = TSanVisibleMutex(State())
   public let capacity: Int
 
   public init(capacity: Int = 4096) {

@@ -70,11 +70,11 @@ public final class FaultInjector: Sendable {
     var injected = 0
   }
 
-  private let state: Mutex<State>
+  private let state: TSanVisibleMutex<State>
 
   public init(_ plan: FaultPlan = .never) {
     plan.validate()
-    state = Mutex(State(plan: plan))
+    state = TSanVisibleMutex(State(plan: plan))
   }
 
   /// The current plan. Setting it does not reset ``calls``, so `.nth(calls + 1, …)` fails the next call.

@@ -15,3 +15,18 @@ public enum MemoryAccess {
     bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
   }
 }
+
+extension MemoryAccess {
+  /// The 8 bytes at `address` as one word (any alignment). The stress runner's canary read: no array per
+  /// call. Precondition: as ``readUnchecked(address:count:)``.
+  public static func loadWordUnchecked(address: Int) -> UInt64 {
+    guard let p = UnsafeRawPointer(bitPattern: address) else { return 0 }
+    return unsafe p.loadUnaligned(as: UInt64.self)
+  }
+
+  /// Stores `value` in the 8 bytes at `address` (any alignment). Precondition: as ``writeUnchecked(address:bytes:)``.
+  public static func storeWordUnchecked(address: Int, _ value: UInt64) {
+    guard let p = UnsafeMutableRawPointer(bitPattern: address) else { return }
+    unsafe p.storeBytes(of: value, as: UInt64.self)
+  }
+}

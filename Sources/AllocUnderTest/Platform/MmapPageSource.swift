@@ -50,7 +50,7 @@ public final class MmapPageSource: PageSource, Sendable {
   }
 
   public let faults: FaultInjector
-  private let state = Mutex(State())
+  private let state = TSanVisibleMutex(State())
 
   /// A source whose `sys_mmap` calls follow `faults` (one counted call per ``reserve(bytes:alignment:)``).
   public init(faults: FaultPlan = .never) {

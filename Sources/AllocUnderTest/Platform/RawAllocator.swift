@@ -49,7 +49,7 @@ public protocol RawAllocator: AnyObject {
 public final class SystemRawAllocator: RawAllocator, Sendable {
   public let faults: FaultInjector
   /// Addresses of blocks returned and not yet freed. Invariant: `live.count == liveBlocks`.
-  private let live = Mutex(Set<UInt>())
+  private let live = TSanVisibleMutex(Set<UInt>())
 
   public init(faults: FaultPlan = .never) {
     self.faults = FaultInjector(faults)
