@@ -2,6 +2,7 @@
 // and the round-end checks (S5, S6), then the teardown in phases separated by joins (slots and orphans,
 // each thread's own blocks, owner collects S3 and exits, the final collect S4, the ledgers S2).
 
+import AllocUnderTest
 import Foundation
 import Synchronization
 
@@ -47,6 +48,7 @@ extension StressRun {
           progress(progressLine(round: result.rounds + 1))
         }
       }
+      HappensBefore.after(HappensBefore.key(group))  // the join, for Helgrind/DRD
       if shouldStop() { result.interrupted = true }
       started += roundOps
       result.rounds += 1

@@ -270,6 +270,7 @@ public final class StressRun: Sendable {
     let thread = Thread { [self] in
       let left = lane.state.withLock { runLane(&$0, lane: lane.index, quota: quota) }
       if let left { startLane(lane, quota: left, group: group) }
+      HappensBefore.before(HappensBefore.key(group))  // the join, for Helgrind/DRD (DispatchGroup is futex-based)
       group.leave()
     }
     thread.stackSize = 4 << 20
@@ -283,12 +284,14 @@ public final class StressRun: Sendable {
       group.enter()
       let thread = Thread {
         lane.state.withLock { body(lane.index, &$0) }
+        HappensBefore.before(HappensBefore.key(group))
         group.leave()
       }
       thread.stackSize = 4 << 20
       thread.start()
     }
     group.wait()
+    HappensBefore.after(HappensBefore.key(group))
   }
 }
 

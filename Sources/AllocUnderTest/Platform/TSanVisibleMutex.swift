@@ -10,7 +10,8 @@
 // racing — a false positive, shown by scripts/stress-tsan before this type existed, and by a 20-line
 // program (4 threads appending to a `Mutex<[Int]>`: TSan exit 66; with the edge below: 0 reports). The
 // edge costs one uncontended atomic load and store per critical section; it adds no ordering a mutex does
-// not already give, so it hides no real race. No suppression needed.
+// not already give, so it hides no real race. No suppression needed. Helgrind and DRD have the same blind
+// spot (they model pthread locks only); the same edge is given to them as a happens-before annotation.
 import Synchronization
 
 /// A `Mutex` whose hand-offs ThreadSanitizer can see. Same `withLock` as `Mutex`.
@@ -25,8 +26,12 @@ public final class TSanVisibleMutex<Value>: Sendable {
   @inline(__always)
   public func withLock<Result>(_ body: (inout sending Value) -> sending Result) -> sending Result {
     mutex.withLock { value in
+      HappensBefore.after(HappensBefore.key(self))  // the same edge for Helgrind and DRD (Valgrind.swift)
       _ = edge.load(ordering: .acquiring)  // pairs with the previous holder's releasing store below
-      defer { edge.store(0, ordering: .releasing) }  // pairs with the next holder's acquiring load
+      defer {
+        edge.store(0, ordering: .releasing)  // pairs with the next holder's acquiring load
+        HappensBefore.before(HappensBefore.key(self))
+      }
       return body(&value)
     }
   }
