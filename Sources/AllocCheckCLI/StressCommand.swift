@@ -84,7 +84,9 @@ struct StressCommand: ParsableCommand {
 
     Interrupt.install()
     let result = StressRun.run(p, allocator: alloc, progressEvery: .seconds(Int64(progress)),
-                               progress: { Console.err($0) }, shouldStop: { Interrupt.requested })
+                               progress: { Console.err($0) },
+                               onFailure: { Console.err("stress: FAIL \($0) (printed at once: corruption may crash the run; replay: \(replay))") },
+                               shouldStop: { Interrupt.requested })
     Console.out(summary(result))
     if result.interrupted { Console.out("stress: interrupted (Ctrl-C) after \(result.operations) ops; the teardown and its checks ran") }
     guard result.passed else {

@@ -103,10 +103,15 @@ public final class StressRun: Sendable {
   let failures = TSanVisibleMutex<[StressFailure]>([])
   let began = ContinuousClock.now
   let canarySalt: UInt64
+  /// Told about each failure at once, on the thread that saw it: memory corruption may crash the process
+  /// (an allocator trap on another thread) before the main thread prints the result.
+  let onFailure: @Sendable (StressFailure) -> Void
 
-  init(_ parameters: StressParameters, allocator: any StressAllocator) {
+  init(_ parameters: StressParameters, allocator: any StressAllocator,
+       onFailure: @escaping @Sendable (StressFailure) -> Void = { _ in }) {
     self.parameters = parameters
     self.allocator = allocator
+    self.onFailure = onFailure
     slots = (0..<max(1, parameters.slots)).map { _ in TransferSlot() }
     canarySalt = StressMath.mix(parameters.seed ^ 0xC0FF_EE00_CA4A_2100)
   }
@@ -116,8 +121,12 @@ public final class StressRun: Sendable {
   func fail(_ check: String, _ detail: String) {
     let f = StressFailure(check: check, detail: detail, afterOperations: opsDone.load(ordering: .relaxed),
                           afterSeconds: elapsed)
-    failures.withLock { if $0.count < 8 { $0.append(f) } }
+    let first = failures.withLock { f0 in
+      defer { if f0.count < 8 { f0.append(f) } }
+      return f0.isEmpty
+    }
     stop.store(true, ordering: .relaxed)
+    if first { onFailure(f) }
   }
 
   // MARK: canaries (S1)
@@ -222,7 +231,7 @@ public final class StressRun: Sendable {
         account(size, +1)
         if (r >> 9) & 3 == 0 {
           s.counters.handedOver += 1
-          if let got = slots[Int((r >> 12) % UInt64(slots.count))].exchange(b) { s.kept.append(got) }
+          if let got = slots[Int((r >> 12) % UInt64(slots.count))].exchange(b), !p._loseHandOvers { s.kept.append(got) }
         } else {
           s.kept.append(b)
         }
