@@ -93,6 +93,10 @@ public final class StressRun: Sendable {
   let slots: [TransferSlot]
   /// Blocks of threads that exited holding them; any thread frees them.
   let orphans = TSanVisibleMutex<[HeldBlock]>([])
+  /// Blocks in `orphans`, read relaxed before taking the lock (a hint: the lock decides). Keeps lanes off
+  /// the shared lock while there are no orphans, so the lock's hand-offs do not order every thread's work
+  /// after every other's (which would hide missing orderings from TSan).
+  let orphanCount = Atomic<Int>(0)
   /// Relaxed counters for progress and footprint: each is only summed or maxed, never used to order data.
   let opsDone = Atomic<Int>(0)
   let liveBlocks = Atomic<Int>(0)
@@ -238,7 +242,7 @@ public final class StressRun: Sendable {
       } else {
         // free a kept block or, with chance 1/16, an orphan of an exited thread
         var b: HeldBlock
-        if (r >> 6) & 15 == 0, let orphan = orphans.withLock({ $0.popLast() }) {
+        if (r >> 6) & 15 == 0, orphanCount.load(ordering: .relaxed) > 0, let orphan = takeOrphan() {
           b = orphan
         } else if !s.kept.isEmpty {
           let i = Int((r >> 12) % UInt64(s.kept.count))
@@ -256,12 +260,22 @@ public final class StressRun: Sendable {
     return nil
   }
 
+  func takeOrphan() -> HeldBlock? {
+    orphans.withLock { o in
+      defer { orphanCount.store(o.count, ordering: .relaxed) }
+      return o.popLast()
+    }
+  }
+
   /// The thread exits holding its blocks (they become orphans); the lane's next generation gets a fresh
   /// thread state and stream.
   func churn(_ s: inout LaneState, lane: Int) {
     let held = s.kept
     s.kept = []
-    orphans.withLock { $0.append(contentsOf: held) }
+    orphans.withLock { o in
+      o.append(contentsOf: held)
+      orphanCount.store(o.count, ordering: .relaxed)  // a hint only, see `orphanCount`
+    }
     s.counters.orphaned += held.count
     s.counters.churns += 1
     s.worker?.exit()

@@ -40,8 +40,6 @@ let unreachableFromPrograms: [MimallocBug: String] = [
     + "heaps-family programs cannot express a dead thread freeing",
   .remoteFreeWithoutCAS: "a lost update between two OS threads; one OS thread driving logical threads never "
     + "interleaves inside a push (StressTests and scripts/stress-bugs show it on real threads)",
-  .remoteFreeRelaxedPush: "a missing release ordering: invisible on one OS thread (and on x86); only TSan on real "
-    + "threads reports it (scripts/stress-bugs)",
 ]
 
 @Suite("Heaps quality: each check catches its seeded bug")
@@ -54,7 +52,7 @@ struct HeapsQualityTests {
     #expect(heapRules.isSubset(of: checks), "heap rules without a seeded bug: \(heapRules.subtracting(checks).sorted())")
     // Six of mimalloc.md §9's rows (mimalloc's own issues, or the no_reclaim probe), found from programs.
     #expect(reachable.count(where: { $0.upstreamIssue.map { $0.contains("mimalloc#") || $0.hasPrefix("probe") } ?? false }) >= 6)
-    #expect(Set(unreachableFromPrograms.keys) == [.reclaimOnFreeAfterExit, .remoteFreeWithoutCAS, .remoteFreeRelaxedPush])
+    #expect(Set(unreachableFromPrograms.keys) == [.reclaimOnFreeAfterExit, .remoteFreeWithoutCAS])
   }
 
   @Test("the check alone catches its bug in generated programs; the shrunk program replays from its text",

@@ -92,10 +92,6 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
   /// `sched_yield` between the load and the store (a 2-core machine rarely preempts inside a few
   /// instructions). Logical threads cannot interleave there: no program and no direct scenario shows it.
   case remoteFreeWithoutCAS
-  /// TSan — a remote free publishes its block with a *relaxed* CAS instead of a releasing one, so the link
-  /// (and canary) stores in the block are not ordered before the owner's reads after its detach. x86 never
-  /// reorders them, so no canary or count can see it: only ThreadSanitizer reports it (scripts/stress-tsan).
-  case remoteFreeRelaxedPush
 
   /// The oracle rule or invariant id that must catch this bug.
   public var caughtBy: String {
@@ -117,7 +113,6 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
     case .callocSkipsZeroingRecycled: "O5"
     case .alignedIgnoresAlignment, .startOffset384: "O1"
     case .remoteFreeWithoutCAS: "S4"
-    case .remoteFreeRelaxedPush: "TSan"
     }
   }
 
@@ -138,7 +133,7 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
 
   /// True for a race that only interleavings of real OS threads can show (the stress runner's checks,
   /// S1–S5 of ``Stress``, catch it); logical-thread programs and direct scenarios cannot.
-  public var needsRealThreads: Bool { self == .remoteFreeWithoutCAS || self == .remoteFreeRelaxedPush }
+  public var needsRealThreads: Bool { self == .remoteFreeWithoutCAS }
 
   private static let bitTable: [MimallocBug: UInt64] =
     Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, UInt64(1) << UInt64($0)) })

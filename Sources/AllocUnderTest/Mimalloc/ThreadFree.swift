@@ -60,8 +60,7 @@ extension MiPage {
   /// the state (returns false). Weak CAS, success release (pairs with the owner's acq_rel detach in
   /// `takeThreadFree` and its acquire load in `tryUseDelayedFree`), failure relaxed (the loop retries with
   /// the value it got).
-  func pushThreadFree(_ block: MiBlock, skipDelayedFreeing: Bool, withoutExchange: Bool = false,
-                      relaxedPublish: Bool = false) -> Bool {
+  func pushThreadFree(_ block: MiBlock, skipDelayedFreeing: Bool, withoutExchange: Bool = false) -> Bool {
     var expected = xthreadFree.load(ordering: .relaxed)  // relaxed: the CAS validates it
     if withoutExchange {
       // Seeded `remoteFreeWithoutCAS`: load, (yield: widen the window), store — a lost update.
@@ -84,10 +83,8 @@ extension MiPage {
         block.next = Self.listPart(expected)  // plain store, published by the releasing CAS below
         desired = block.address | state.rawValue
       }
-      // Seeded `remoteFreeRelaxedPush`: relaxed success ordering, so the link store above is unpublished.
-      let (exchanged, original) = relaxedPublish
-        ? xthreadFree.weakCompareExchange(expected: expected, desired: desired, successOrdering: .relaxed, failureOrdering: .relaxed)
-        : xthreadFree.weakCompareExchange(expected: expected, desired: desired, successOrdering: .releasing, failureOrdering: .relaxed)
+      let (exchanged, original) = xthreadFree.weakCompareExchange(
+        expected: expected, desired: desired, successOrdering: .releasing, failureOrdering: .relaxed)
       if exchanged {
         if notify { record(from: .useDelayedFree, to: Self.statePart(desired), site: .remoteFree) }
         return notify
@@ -182,8 +179,7 @@ extension MiPage {
     }
     if mi.has(.remoteFreeDropped) && delayedState != .useDelayedFree { return }  // seeded: lost
     let skip = mi.has(.delayedStateSkipped)
-    guard pushThreadFree(block, skipDelayedFreeing: skip, withoutExchange: mi.has(.remoteFreeWithoutCAS),
-                         relaxedPublish: mi.has(.remoteFreeRelaxedPush)) else { return }  // usual: pushed on the page list
+    guard pushThreadFree(block, skipDelayedFreeing: skip, withoutExchange: mi.has(.remoteFreeWithoutCAS)) else { return }  // usual: pushed on the page list
     // State is now 1 (or 2 with the seeded skip): notify the heap.
     if mi.has(.noDelayedWithoutNotify) {
       // Seeded: the block goes on the page list and the state still becomes 2, so no heap list holds a
