@@ -108,7 +108,7 @@ struct StressCommand: ParsableCommand {
     let t = r.teardown
     var lines = [
       "stress: \(r.operations) ops in \(String(format: "%.2f", r.seconds)) s (\(r.opsPerSecond) ops/s), \(r.rounds) rounds, \(threads) threads",
-      "  mallocs \(r.mallocs) (\(r.failedMallocs) NULL), frees \(r.frees) (\(r.crossThreadFrees) cross-thread), handed over \(r.handedOver), "
+      "  mallocs \(r.mallocs) (\(r.failedMallocs) NULL\(r.failedMallocSizes.isEmpty ? "" : ", sizes \(r.failedMallocSizes.prefix(4).map(String.init).joined(separator: " "))")), frees \(r.frees) (\(r.crossThreadFrees) cross-thread), handed over \(r.handedOver), "
         + "churns \(r.churns) (\(r.orphaned) blocks orphaned), teardown frees \(r.teardownFrees)",
       "  S1 canaries checked \(r.canaryChecks), \(r.failures.filter { $0.check.hasPrefix("S1") }.count) bad",
       "  S2 ids freed \(r.freedIds), lost \(r.lostBlocks), freed twice \(r.freedTwice), never allocated \(r.unknownIds)",

@@ -70,6 +70,7 @@ extension StressRun {
         result.orphaned += c.orphaned
         result.churns += c.churns
         result.failedMallocs += c.failedMallocs
+        result.failedMallocSizes += c.failedMallocSizes
         result.canaryChecks += c.canaryChecks
         result.teardownFrees += c.teardownFrees
       }

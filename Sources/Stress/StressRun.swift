@@ -35,6 +35,8 @@ public struct StressResult: Sendable {
   public var rounds = 0
   public var mallocs = 0, frees = 0, crossThreadFrees = 0, handedOver = 0, orphaned = 0, churns = 0
   public var failedMallocs = 0
+  /// Sizes of the first few NULL mallocs (not a check: the reference returns NULL when mmap fails).
+  public var failedMallocSizes: [Int] = []
   public var canaryChecks = 0
   /// Frees done by the teardown (slots and orphans from the main thread, kept blocks by their threads).
   public var teardownFrees = 0
@@ -73,6 +75,7 @@ final class StressLane: Sendable {
 struct LaneCounters {
   var mallocs = 0, frees = 0, crossThreadFrees = 0, handedOver = 0, orphaned = 0, churns = 0, failedMallocs = 0
   var canaryChecks = 0, teardownFrees = 0
+  var failedMallocSizes: [Int] = []
 }
 
 struct LaneState {
@@ -227,6 +230,7 @@ public final class StressRun: Sendable {
         s.counters.mallocs += 1
         guard let address = worker.malloc(size, choice: r >> 8) else {
           s.counters.failedMallocs += 1
+          if s.counters.failedMallocSizes.count < 4 { s.counters.failedMallocSizes.append(size) }
           continue
         }
         let b = HeldBlock(address: address, id: StressLedger.id(lane: lane, sequence: s.nextSequence), size: size)
