@@ -1,4 +1,4 @@
-// StressRun.swift — ``StressRun/run(_:allocator:progressEvery:progress:shouldStop:)``: real OS threads
+// StressRun.swift — ``StressRun/run(_:allocator:progressEvery:progress:onFailure:shouldStop:)``: real OS threads
 // ("lanes") driving one allocator, in rounds, then the teardown; the workload is listed in Stress.swift.
 // Checks, by id (each shown to fail by StressTests / scripts/stress-bugs):
 //   S1 canary: every block's canary (word 0 and the last word, derived from its id) intact before its free
