@@ -47,7 +47,8 @@ let package = Package(
                       path: "Sources/FuzzTargets/Entries/FuzzPymallocOps", swiftSettings: strictSafety),
     .executableTarget(name: "FuzzHeapsOps", dependencies: ["FuzzTargets"],
                       path: "Sources/FuzzTargets/Entries/FuzzHeapsOps", swiftSettings: strictSafety),
-    // Stress runners (issue 6 adds real threads).
+    // The real-thread stress runner (`alloc-check stress`): drives the reference allocators directly
+    // (AllocUnderTest: `Mimalloc`, `Pymalloc`, and `MemoryAccess` for the canary words; no pointers here).
     .target(name: "Stress", dependencies: ["AllocUnderTest", "Harness"], swiftSettings: strictSafety),
     .executableTarget(
       name: "AllocCheckCLI",

@@ -34,6 +34,10 @@ struct StressCommand: ParsableCommand {
   @Option(help: "Ops of all threads per round (joins and checks between rounds).") var roundOps = "1M"
   @Option(name: .customLong("bug"), help: "Switch on a seeded bug of the chosen allocator (repeatable).") var bugs: [String] = []
   @Option(help: "Seconds between progress lines on stderr.") var progress = 3
+  @Option(help: "mimalloc's delayed-state transition log for MI3: on, or off (its global lock orders threads and hides races from TSan).")
+  var transitionLog = "on"
+  @Option(help: "mimalloc heaps used: mem+object (OBJECT uses QSBR), or mem (no QSBR lock: for TSan bug checks).")
+  var heaps = "mem+object"
 
   func run() throws {
     guard let kind = StressAllocatorKind(rawValue: allocator) else {
@@ -59,10 +63,12 @@ struct StressCommand: ParsableCommand {
     let alloc: any StressAllocator
     switch kind {
     case .mimalloc:
+      guard transitionLog == "on" || transitionLog == "off" else { throw CLIError.usage("stress: --transition-log is on or off") }
+      guard heaps == "mem" || heaps == "mem+object" else { throw CLIError.usage("stress: --heaps is mem+object or mem") }
       alloc = MimallocStress(bugs: Set(try bugs.map { name throws(CLIError) in
         guard let b = MimallocBug(rawValue: name) else { throw CLIError.usage("stress: \"\(name)\" is not a mimalloc bug (alloc-check bugs lists them)") }
         return b
-      }))
+      }), recordsTransitions: transitionLog == "on", memOnly: heaps == "mem")
     case .pymalloc:
       alloc = PymallocStress(bugs: Set(try bugs.map { name throws(CLIError) in
         guard let b = PymallocBug(rawValue: name) else { throw CLIError.usage("stress: \"\(name)\" is not a pymalloc bug (alloc-check bugs lists them)") }
@@ -84,7 +90,9 @@ struct StressCommand: ParsableCommand {
 
     Interrupt.install()
     let result = StressRun.run(p, allocator: alloc, progressEvery: .seconds(Int64(progress)),
-                               progress: { Console.err($0) }, shouldStop: { Interrupt.requested })
+                               progress: { Console.err($0) },
+                               onFailure: { Console.err("stress: FAIL \($0) (printed at once: corruption may crash the run; replay: \(replay))") },
+                               shouldStop: { Interrupt.requested })
     Console.out(summary(result))
     if result.interrupted { Console.out("stress: interrupted (Ctrl-C) after \(result.operations) ops; the teardown and its checks ran") }
     guard result.passed else {
@@ -100,7 +108,7 @@ struct StressCommand: ParsableCommand {
     let t = r.teardown
     var lines = [
       "stress: \(r.operations) ops in \(String(format: "%.2f", r.seconds)) s (\(r.opsPerSecond) ops/s), \(r.rounds) rounds, \(threads) threads",
-      "  mallocs \(r.mallocs) (\(r.failedMallocs) NULL), frees \(r.frees) (\(r.crossThreadFrees) cross-thread), handed over \(r.handedOver), "
+      "  mallocs \(r.mallocs) (\(r.failedMallocs) NULL\(r.failedMallocSizes.isEmpty ? "" : ", sizes \(r.failedMallocSizes.prefix(4).map(String.init).joined(separator: " "))")), frees \(r.frees) (\(r.crossThreadFrees) cross-thread), handed over \(r.handedOver), "
         + "churns \(r.churns) (\(r.orphaned) blocks orphaned), teardown frees \(r.teardownFrees)",
       "  S1 canaries checked \(r.canaryChecks), \(r.failures.filter { $0.check.hasPrefix("S1") }.count) bad",
       "  S2 ids freed \(r.freedIds), lost \(r.lostBlocks), freed twice \(r.freedTwice), never allocated \(r.unknownIds)",
@@ -130,6 +138,8 @@ struct StressCommand: ParsableCommand {
     if churnEvery != 50_000 { cmd += " --churn-every \(churnEvery)" }
     if live != 2000 { cmd += " --live \(live)" }
     if p.roundOperations != 1_000_000 { cmd += " --round-ops \(p.roundOperations)" }
+    if transitionLog != "on" { cmd += " --transition-log \(transitionLog)" }
+    if heaps != "mem+object" { cmd += " --heaps \(heaps)" }
     cmd += bugs.map { " --bug \($0)" }.joined()
     return cmd
   }

@@ -80,6 +80,9 @@ public struct StressParameters: Sendable, Equatable, CustomStringConvertible {
   public var roundOperations = 1_000_000
   /// Seeded bug names (MimallocBug or PymallocBug raw values).
   public var bugs: [String] = []
+  /// Test hook (a broken runner, for S2's proof): a block taken out of a transfer slot is dropped, never
+  /// freed — every hand-over that meets a full slot loses one block.
+  package var _loseHandOvers = false
 
   public init(threads: Int, operations: Int?, seed: UInt64) {
     self.threads = threads

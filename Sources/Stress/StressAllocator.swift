@@ -69,9 +69,20 @@ public final class MimallocStress: StressAllocator {
   public let mi: Mimalloc
   public var name: String { "mimalloc" }
 
-  public init(bugs: Set<MimallocBug>) { mi = Mimalloc(bugs: bugs) }
+  /// `recordsTransitions: false` turns off the transition log (MI3 then checks nothing): every recorded
+  /// transition takes one process-wide lock, and those lock hand-offs order most remote frees before the
+  /// owner's next look at the page, hiding a missing release from TSan (the TSan bug check runs without).
+  /// `memOnly`: every block from the MEM heap, no quiescent points. The OBJECT heap's QSBR clock is one
+  /// more process-wide lock taken every few hundred ops, which likewise orders threads for TSan.
+  public let memOnly: Bool
 
-  public func makeWorker() -> any StressWorker { MimallocStressWorker(mi.newThread()) }
+  public init(bugs: Set<MimallocBug>, recordsTransitions: Bool = true, memOnly: Bool = false) {
+    mi = Mimalloc(bugs: bugs)
+    mi.recordsTransitions = recordsTransitions
+    self.memOnly = memOnly
+  }
+
+  public func makeWorker() -> any StressWorker { MimallocStressWorker(mi.newThread(), memOnly: memOnly) }
   public var mappedBytes: Int { mi.pages.stats.mappedBytes }
   public var peakMappedBytes: Int { mi.pages.stats.peakMappedBytes }
   public func countsInFootprint(_ size: Int) -> Bool { true }
@@ -83,7 +94,7 @@ public final class MimallocStress: StressAllocator {
   /// `MI_SEGMENT_SIZE` of 2.1.2 on 64-bit (spec mimalloc.md §1.1): every reservation is one.
   static let segmentSize = 32 << 20
 
-  public func mainThreadWaiting() { mi.mainThread.quiescent() }
+  public func mainThreadWaiting() { if !memOnly { mi.mainThread.quiescent() } }
 
   public func roundSummary() -> String {
     let s = mi.stats()
@@ -112,13 +123,17 @@ public final class MimallocStress: StressAllocator {
 
 final class MimallocStressWorker: StressWorker {
   let thread: MiThread
-  init(_ thread: MiThread) { self.thread = thread }
+  let memOnly: Bool
+  init(_ thread: MiThread, memOnly: Bool) {
+    self.thread = thread
+    self.memOnly = memOnly
+  }
 
   func malloc(_ size: Int, choice: UInt64) -> Int? {
-    thread.heap(choice & 1 == 0 ? .mem : .object).malloc(UInt64(size))
+    thread.heap(memOnly || choice & 1 == 0 ? .mem : .object).malloc(UInt64(size))
   }
   func free(_ address: Int) { thread.free(address) }
-  func quiescent() { thread.quiescent() }
+  func quiescent() { if !memOnly { thread.quiescent() } }
   func collectAndCount() -> Int? {
     thread.collectAll(force: false)
     return HeapTag.allCases.reduce(0) { $0 + thread.heap($1).usedBlocks() }

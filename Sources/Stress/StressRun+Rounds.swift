@@ -13,8 +13,9 @@ extension StressRun {
   public nonisolated static func run(_ parameters: StressParameters, allocator: any StressAllocator,
                                      progressEvery: Duration = .seconds(3),
                                      progress: (String) -> Void = { _ in },
+                                     onFailure: @escaping @Sendable (StressFailure) -> Void = { _ in },
                                      shouldStop: () -> Bool = { false }) -> StressResult {
-    let run = StressRun(parameters, allocator: allocator)
+    let run = StressRun(parameters, allocator: allocator, onFailure: onFailure)
     return run.drive(progressEvery: progressEvery, progress: progress, shouldStop: shouldStop)
   }
 
@@ -71,6 +72,7 @@ extension StressRun {
         result.orphaned += c.orphaned
         result.churns += c.churns
         result.failedMallocs += c.failedMallocs
+        result.failedMallocSizes += c.failedMallocSizes
         result.canaryChecks += c.canaryChecks
         result.teardownFrees += c.teardownFrees
       }

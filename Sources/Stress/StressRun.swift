@@ -1,4 +1,4 @@
-// StressRun.swift — ``StressRun/run(_:allocator:progressEvery:progress:shouldStop:)``: real OS threads
+// StressRun.swift — ``StressRun/run(_:allocator:progressEvery:progress:onFailure:shouldStop:)``: real OS threads
 // ("lanes") driving one allocator, in rounds, then the teardown; the workload is listed in Stress.swift.
 // Checks, by id (each shown to fail by StressTests / scripts/stress-bugs):
 //   S1 canary: every block's canary (word 0 and the last word, derived from its id) intact before its free
@@ -35,6 +35,8 @@ public struct StressResult: Sendable {
   public var rounds = 0
   public var mallocs = 0, frees = 0, crossThreadFrees = 0, handedOver = 0, orphaned = 0, churns = 0
   public var failedMallocs = 0
+  /// Sizes of the first few NULL mallocs (not a check: the reference returns NULL when mmap fails).
+  public var failedMallocSizes: [Int] = []
   public var canaryChecks = 0
   /// Frees done by the teardown (slots and orphans from the main thread, kept blocks by their threads).
   public var teardownFrees = 0
@@ -73,6 +75,7 @@ final class StressLane: Sendable {
 struct LaneCounters {
   var mallocs = 0, frees = 0, crossThreadFrees = 0, handedOver = 0, orphaned = 0, churns = 0, failedMallocs = 0
   var canaryChecks = 0, teardownFrees = 0
+  var failedMallocSizes: [Int] = []
 }
 
 struct LaneState {
@@ -93,6 +96,10 @@ public final class StressRun: Sendable {
   let slots: [TransferSlot]
   /// Blocks of threads that exited holding them; any thread frees them.
   let orphans = TSanVisibleMutex<[HeldBlock]>([])
+  /// Blocks in `orphans`, read relaxed before taking the lock (a hint: the lock decides). Keeps lanes off
+  /// the shared lock while there are no orphans, so the lock's hand-offs do not order every thread's work
+  /// after every other's (which would hide missing orderings from TSan).
+  let orphanCount = Atomic<Int>(0)
   /// Relaxed counters for progress and footprint: each is only summed or maxed, never used to order data.
   let opsDone = Atomic<Int>(0)
   let liveBlocks = Atomic<Int>(0)
@@ -103,10 +110,15 @@ public final class StressRun: Sendable {
   let failures = TSanVisibleMutex<[StressFailure]>([])
   let began = ContinuousClock.now
   let canarySalt: UInt64
+  /// Told about each failure at once, on the thread that saw it: memory corruption may crash the process
+  /// (an allocator trap on another thread) before the main thread prints the result.
+  let onFailure: @Sendable (StressFailure) -> Void
 
-  init(_ parameters: StressParameters, allocator: any StressAllocator) {
+  init(_ parameters: StressParameters, allocator: any StressAllocator,
+       onFailure: @escaping @Sendable (StressFailure) -> Void = { _ in }) {
     self.parameters = parameters
     self.allocator = allocator
+    self.onFailure = onFailure
     slots = (0..<max(1, parameters.slots)).map { _ in TransferSlot() }
     canarySalt = StressMath.mix(parameters.seed ^ 0xC0FF_EE00_CA4A_2100)
   }
@@ -116,8 +128,12 @@ public final class StressRun: Sendable {
   func fail(_ check: String, _ detail: String) {
     let f = StressFailure(check: check, detail: detail, afterOperations: opsDone.load(ordering: .relaxed),
                           afterSeconds: elapsed)
-    failures.withLock { if $0.count < 8 { $0.append(f) } }
+    let first = failures.withLock { f0 in
+      defer { if f0.count < 8 { f0.append(f) } }
+      return f0.isEmpty
+    }
     stop.store(true, ordering: .relaxed)
+    if first { onFailure(f) }
   }
 
   // MARK: canaries (S1)
@@ -214,6 +230,7 @@ public final class StressRun: Sendable {
         s.counters.mallocs += 1
         guard let address = worker.malloc(size, choice: r >> 8) else {
           s.counters.failedMallocs += 1
+          if s.counters.failedMallocSizes.count < 4 { s.counters.failedMallocSizes.append(size) }
           continue
         }
         let b = HeldBlock(address: address, id: StressLedger.id(lane: lane, sequence: s.nextSequence), size: size)
@@ -222,14 +239,14 @@ public final class StressRun: Sendable {
         account(size, +1)
         if (r >> 9) & 3 == 0 {
           s.counters.handedOver += 1
-          if let got = slots[Int((r >> 12) % UInt64(slots.count))].exchange(b) { s.kept.append(got) }
+          if let got = slots[Int((r >> 12) % UInt64(slots.count))].exchange(b), !p._loseHandOvers { s.kept.append(got) }
         } else {
           s.kept.append(b)
         }
       } else {
         // free a kept block or, with chance 1/16, an orphan of an exited thread
         var b: HeldBlock
-        if (r >> 6) & 15 == 0, let orphan = orphans.withLock({ $0.popLast() }) {
+        if (r >> 6) & 15 == 0, orphanCount.load(ordering: .relaxed) > 0, let orphan = takeOrphan() {
           b = orphan
         } else if !s.kept.isEmpty {
           let i = Int((r >> 12) % UInt64(s.kept.count))
@@ -247,12 +264,22 @@ public final class StressRun: Sendable {
     return nil
   }
 
+  func takeOrphan() -> HeldBlock? {
+    orphans.withLock { o in
+      defer { orphanCount.store(o.count, ordering: .relaxed) }
+      return o.popLast()
+    }
+  }
+
   /// The thread exits holding its blocks (they become orphans); the lane's next generation gets a fresh
   /// thread state and stream.
   func churn(_ s: inout LaneState, lane: Int) {
     let held = s.kept
     s.kept = []
-    orphans.withLock { $0.append(contentsOf: held) }
+    orphans.withLock { o in
+      o.append(contentsOf: held)
+      orphanCount.store(o.count, ordering: .relaxed)  // a hint only, see `orphanCount`
+    }
     s.counters.orphaned += held.count
     s.counters.churns += 1
     s.worker?.exit()
