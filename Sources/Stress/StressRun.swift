@@ -246,7 +246,7 @@ public final class StressRun: Sendable {
       } else {
         // free a kept block or, with chance 1/16, an orphan of an exited thread
         var b: HeldBlock
-        if (r >> 6) & 15 == 0, orphanCount.load(ordering: .relaxed) > 0, let orphan = takeOrphan() {
+        if (r >> 6) & 15 == 0, loadOrphanHint() > 0, let orphan = takeOrphan() {
           b = orphan
         } else if !s.kept.isEmpty {
           let i = Int((r >> 12) % UInt64(s.kept.count))
@@ -264,9 +264,14 @@ public final class StressRun: Sendable {
     return nil
   }
 
+  /// The relaxed accesses of `orphanCount`, kept out of line so scripts/valgrind/{helgrind,drd}.supp can name
+  /// them: Helgrind and DRD see a relaxed atomic as a plain access (TSan checks it for real).
+  @inline(never) func loadOrphanHint() -> Int { orphanCount.load(ordering: .relaxed) }
+  @inline(never) func storeOrphanHint(_ count: Int) { orphanCount.store(count, ordering: .relaxed) }
+
   func takeOrphan() -> HeldBlock? {
     orphans.withLock { o in
-      defer { orphanCount.store(o.count, ordering: .relaxed) }
+      defer { storeOrphanHint(o.count) }
       return o.popLast()
     }
   }
@@ -278,7 +283,7 @@ public final class StressRun: Sendable {
     s.kept = []
     orphans.withLock { o in
       o.append(contentsOf: held)
-      orphanCount.store(o.count, ordering: .relaxed)  // a hint only, see `orphanCount`
+      storeOrphanHint(o.count)  // a hint only, see `orphanCount`
     }
     s.counters.orphaned += held.count
     s.counters.churns += 1
