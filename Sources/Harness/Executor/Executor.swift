@@ -40,6 +40,7 @@ public struct Executor {
   ///
   /// Preconditions: `program` is valid, and uses heaps-family ops only if `adapter` is a ``HeapsAdapter``.
   public static func run(_ program: Program, on adapter: AllocatorAdapter, config: ExecutorConfig = .init()) -> Verdict {
+    precondition(!program.ops.contains { $0.kind.isDomainKind }, "a domains-family program runs on DomainsExecutor")
     precondition(program.isPymallocFamily || adapter is HeapsAdapter,
                  "a heaps-family program needs an allocator with threads and heaps; \(adapter.name) has none")
     adapter.reset()
