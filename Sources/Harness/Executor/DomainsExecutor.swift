@@ -131,7 +131,8 @@ public struct DomainsExecutor {
     let name = domains.currentAllocatorName()
     record(i, op.text, "→ \(name ?? "NULL")")
     guard rules.contains(.allocatorName) else { return nil }
-    return DomainRules.allocatorName(opIndex: i, expected: statics.domains.expectedAllocatorName, actual: name)
+    let foreign = hooked ? PyMemDomain.allCases.filter { domains.getAllocator($0) !== domains.debugContext($0) }.map(\.description) : []
+    return DomainRules.allocatorName(opIndex: i, expected: statics.domains.expectedAllocatorName, actual: name, notOwnContext: foreign)
   }
 
   var hooked: Bool { statics.domains.hooked }

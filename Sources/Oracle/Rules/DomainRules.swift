@@ -79,11 +79,18 @@ public enum DomainRules {
       "\(block) \(when): byte \(i) of \(expected.count) is \(got), the program wrote \(i < expected.count ? hexBytes([expected[i]]) : "nothing")")
   }
 
-  /// D7: the allocator name the domains report is `expected`.
-  public static func allocatorName(opIndex: Int, expected: String, actual: String?) -> Violation? {
-    guard actual != expected else { return nil }
+  /// D7: the allocator name the domains report is `expected`, and no domain's installed table has a
+  /// context other than its own debug context when hooked (`notOwnContext` lists those that do:
+  /// `PyMem_GetAllocator(d).ctx != &_PyMem_Debug.d`).
+  public static func allocatorName(opIndex: Int, expected: String, actual: String?, notOwnContext: [String] = []) -> Violation? {
+    if actual != expected {
+      return Violation(opIndex: opIndex, .allocatorName,
+        "_PyMem_GetCurrentAllocatorName() is \(actual.map { "\"\($0)\"" } ?? "NULL (not a known table)"), expected \"\(expected)\"")
+    }
+    guard !notOwnContext.isEmpty else { return nil }
     return Violation(opIndex: opIndex, .allocatorName,
-      "_PyMem_GetCurrentAllocatorName() is \(actual.map { "\"\($0)\"" } ?? "NULL (not a known table)"), expected \"\(expected)\"")
+      "the name is \"\(expected)\", but PyMem_GetAllocator(\(notOwnContext.joined(separator: ", "))).ctx is not that domain's debug context "
+        + "(a second layer of hooks)")
   }
 
   /// D8: the call returned NULL iff its request is refused.
