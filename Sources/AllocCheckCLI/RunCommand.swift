@@ -44,7 +44,8 @@ struct RunCommand: ParsableCommand {
     }
 
     for m in verdict.misuses {
-      Console.out("misuse at op \(m.opIndex) (\(m.status.rawValue)): \(m.call)\n  predicted: \(m.predicted)\n  produced:  \(m.produced)")
+      Console.out("misuse at op \(m.opIndex) (\(m.status.rawValue)): \(m.call)\n  predicted: \(m.predicted)\n  produced:  \(m.produced)"
+        + (m.dumpMayCrash ? "\n  (CPython may crash in the dump before printing this line: the dump reads a changed or freed size field)" : ""))
     }
     if let stop = verdict.trace.last, stop.text == "# run stopped" { Console.out("run stopped: \(stop.result)") }
     guard let v = verdict.violation else {

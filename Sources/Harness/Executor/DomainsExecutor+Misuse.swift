@@ -144,8 +144,9 @@ extension DomainsExecutor {
                                           status: .compared))
       if !produced.isEmpty { stopped = "fatal error where none was predicted: \(shown)" }
       return d1 ? DomainRules.diagnostic(opIndex: i, call: call, predicted: nil, produced: produced) : nil
-    case .fatal(let line, _, _):
-      comparisons.append(MisuseComparison(opIndex: i, call: call, predicted: line, produced: shown, status: .compared))
+    case .fatal(let line, _, let dumpMayCrash):
+      comparisons.append(MisuseComparison(opIndex: i, call: call, predicted: line, produced: shown, status: .compared,
+                                          dumpMayCrash: dumpMayCrash))
       stopped = produced == [line] ? "CPython aborts here, as predicted: \(line)"
         : "predicted \"\(line)\", produced \(shown): the run cannot go on"
       return d1 ? DomainRules.diagnostic(opIndex: i, call: call, predicted: line, produced: produced) : nil

@@ -25,6 +25,9 @@ public struct MisuseComparison: Sendable, Equatable {
   public var predicted: String
   public var produced: String
   public var status: Status
+  /// The predicted line comes after a dump that reads a size field the misuse changed or a freed block's:
+  /// CPython may die in the dump (SIGSEGV) before printing it. The model prints it; so do we, marked.
+  public var dumpMayCrash = false
 }
 
 public struct DomainsExecutor {
@@ -275,6 +278,12 @@ public struct DomainsExecutor {
     let refused = DomainSizes.refused(n)
     if rules.contains(.nullIffRefused), let v = DomainRules.nullIffRefused(opIndex: i, call: op.text, refused: refused, gotNull: a == nil) {
       return v
+    }
+    if a == nil && !refused {
+      // A NULL the rules do not allow (D8 is off, or it would have reported): whether the old block still
+      // exists is unknown (glibc's realloc(p, 0) frees p), so the run cannot go on safely.
+      stopped = "\(op.text) returned NULL for a request that must succeed; p\(old.id)'s state is unknown"
+      return nil
     }
     guard let a, !refused else {
       // The old block is still valid and the new name holds it, its bytes untouched.
