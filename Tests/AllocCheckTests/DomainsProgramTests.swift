@@ -152,3 +152,40 @@ extension String {
     return s
   }
 }
+
+@Suite("Domains family on the command line")
+struct DomainsCLITests {
+  @Test("a text with domain ops is a domains program; binary bytes decode as the family asked for; domain bugs parse")
+  func families() throws {
+    let tagged = Array("# alloc-check program v1\n# family: domains\nconfigure(debug)\n".utf8)
+    #expect(try CLISupport.loadProgram(tagged, name: "a.txt").family == .domains)
+    let untagged = Array("# alloc-check program v1\np0 = PyObject_Malloc(16)\nPyObject_Free(p0)\n".utf8)
+    let loaded = try CLISupport.loadProgram(untagged, name: "b.txt")
+    #expect(loaded.family == .domains && loaded.kind == .text)
+    let bytes: [UInt8] = [0x00, 0x05, 0x02, 0x02, 0x03]
+    #expect(try CLISupport.loadProgram(bytes, name: "c.bin", family: .domains).program.ops
+      == [.domain(.configure(.pymallocDebug)), .domain(.malloc(.obj, size: 16))])
+    #expect(try CLISupport.parseFamily("domains") == .domains)
+    #expect(ProgramFamily.domains.fullOracle == .domains)
+    #expect(try CLISupport.parseAnyBug("idNotChecked") == .domain(.idNotChecked))
+    #expect(try CLISupport.parseAnyBug("idNotChecked").family == .domains)
+    #expect(try CLISupport.parseAnyBug("idNotChecked").caughtBy == "D1")
+    #expect(try CLISupport.parseDomainsProfile("misuse") == .misuse)
+    #expect(throws: CLIError.self) { try CLISupport.parseDomainsProfile("nope") }
+  }
+
+  @Test("Executor.run hands a DomainsAdapter's program to the domains executor (what run, shrink and the fuzz targets call)")
+  func dispatch() throws {
+    let program = try ProgramText.parse("""
+      # alloc-check program v1
+      configure(malloc_debug)
+      p0 = PyMem_Malloc(16)
+      free_wrong_domain(p0, raw)
+      """)
+    let clean = Executor.run(program, on: DomainsAdapter(), config: ExecutorConfig(oracle: .domains))
+    #expect(clean.passed && clean.misuses.count == 1)
+    #expect(clean.misuses.first?.produced == "Fatal Python error: _PyMem_DebugRawFree: bad ID: Allocated using API 'm', verified using API 'r'")
+    let buggy = Executor.run(program, on: DomainsAdapter(bugs: [.idNotChecked]), config: ExecutorConfig(oracle: .domains))
+    #expect(buggy.violation?.rule == "D1" && buggy.violation?.opIndex == 2, "\(String(describing: buggy.violation))")
+  }
+}
