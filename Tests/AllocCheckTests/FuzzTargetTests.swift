@@ -96,6 +96,21 @@ struct FuzzTargetTests {
     #expect(t.makeAdapter(["callocSkipsZeroing"]) == nil, "a pymalloc bug is not a domain bug")
   }
 
+  @Test("the domains seeds use every domains op kind, every configuration, and each domain's four calls")
+  func domainsSeedsAreRepresentative() throws {
+    let t = try #require(FuzzTargets.named("domains"))
+    let ops = t.seeds.flatMap(\.program.ops)
+    #expect(Set(ops.map(\.kind)) == Set(Op.Kind.allCases.filter(\.isDomainKind)))
+    var calls = Set<String>()
+    var configurations = Set<String>()
+    for case .domain(let d) in ops {
+      if case .configure(let c) = d { configurations.insert("\(c)") }
+      if let domain = d.domain, !d.isMisuse { calls.insert("\(domain)-\(d.kind.name)") }
+    }
+    #expect(calls.count >= 8, "clean calls seen: \(calls.sorted())")
+    #expect(configurations.count >= 5, "configurations seen: \(configurations.sorted())")
+  }
+
   @Test("the fuzz body traps with the rule id and op index, so libFuzzer saves the input")
   func fuzzBodyTraps() async {
     let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
