@@ -52,3 +52,27 @@ struct DomainsMisuseProgramTests {
     }
   }
 }
+
+@Suite("Domains misuse: the wrappers' size check comes before the hooks")
+struct DomainsWrapperOrderTests {
+  /// fuzz-domains-ops' first find (corpus/domains/regressions/fuzz-D1-realloc-freed-oversize): realloc of a
+  /// freed block to a size above PY_SSIZE_T_MAX never reaches the hooks.
+  @Test("realloc of a freed block: above PY_SSIZE_T_MAX nothing is detected; at 2^62 the hooks report bad ID")
+  func reallocFreedOversize() throws {
+    let subject = try MisuseSubject(domain: .raw, size: 0, configuration: "debug", mallocQuarantine: 16)
+    guard case .undetected = MisusePrediction.predict(.reallocFreed(size: UInt(Int.max) + 1), on: subject) else {
+      Issue.record("a size above PY_SSIZE_T_MAX is refused by PyMem_RawRealloc before the hooks"); return
+    }
+    guard case .fatal(let line, _, _) = MisusePrediction.predict(.reallocFreed(size: 1 << 62), on: subject) else {
+      Issue.record("2^62 reaches the hooks, which read the freed header"); return
+    }
+    #expect(line.hasPrefix("Fatal Python error: _PyMem_DebugRawRealloc: bad ID"))
+    for (size, fatal) in [(UInt64(Int.max) + 1, false), (1 << 62, true)] as [(UInt64, Bool)] {
+      let program = Program([.domain(.configure(.debug)), .domain(.malloc(.raw, size: 0)), .domain(.reallocFreed(BlockRef(0), size: size))])
+      let verdict = DomainsExecutor.run(program, on: DomainsAdapter())
+      #expect(verdict.passed, "\(String(describing: verdict.violation))")
+      #expect(verdict.misuses.first?.produced.hasPrefix("Fatal Python error") == fatal, "\(verdict.misuses)")
+      print("realloc_freed(p0, \(size)): predicted \(verdict.misuses[0].predicted); produced \(verdict.misuses[0].produced)")
+    }
+  }
+}

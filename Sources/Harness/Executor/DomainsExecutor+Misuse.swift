@@ -90,9 +90,12 @@ extension DomainsExecutor {
       record(i, op.text, "returned")
       return settle(i, op.text, predicted, before: before)
     case .mallocWithoutGIL(let d, let n):
-      let predicted = MisusePrediction.predict(.mallocWithoutGIL(d), on: MisuseSubject(
-        domain: d, size: Int(min(n, DomainSizes.maxBlock)), hookedDomains: hooked ? Set(PyMemDomain.allCases) : [],
-        storage: .cHeap, afterFree: .stillMapped))
+      // `Misuse.mallocWithoutGIL` carries no size: the wrapper's own refusal (DM2) is asked for separately.
+      let predicted = MisusePrediction.refusedByWrapper(UInt(n))
+        ? .undetected("PyMem_*Malloc returns NULL for a size above PY_SSIZE_T_MAX before the hooks' GIL check")
+        : MisusePrediction.predict(.mallocWithoutGIL(d), on: MisuseSubject(
+          domain: d, size: Int(min(n, DomainSizes.maxBlock)), hookedDomains: hooked ? Set(PyMemDomain.allCases) : [],
+          storage: .cHeap, afterFree: .stillMapped))
       let before = adapter.fatals.count
       domains.gilHeld = { false }
       let a = domains.mallocAddress(d, n)

@@ -335,12 +335,7 @@ public enum CLISupport {
   public static func loadProgram(_ bytes: [UInt8], name: String, family: ProgramFamily = .pymalloc) throws(CLIError) -> LoadedProgram {
     switch programFileKind(bytes) {
     case .binary:
-      let program =
-        switch family {
-        case .pymalloc: OpDecoder.decodePymalloc(bytes)
-        case .heaps: OpDecoder.decodeHeaps(bytes)
-        case .domains: OpDecoder.decodeDomains(bytes)
-        }
+      let program = decode(bytes, family: family)
       return LoadedProgram(program: program, kind: .binary, seedComment: nil, family: family)
     case .text:
       let document: ProgramText.Document
@@ -356,6 +351,24 @@ public enum CLISupport {
       var fileFamily = document.family.flatMap(ProgramFamily.init(rawValue:)) ?? family
       if !document.program.isPymallocFamily { fileFamily = document.program.isDomainsFamily ? .domains : .heaps }
       return LoadedProgram(program: document.program, kind: .text, seedComment: seed, family: fileFamily)
+    }
+  }
+
+  /// `bytes` decoded with `family`'s binary format.
+  public static func decode(_ bytes: [UInt8], family: ProgramFamily) -> Program {
+    switch family {
+    case .pymalloc: OpDecoder.decodePymalloc(bytes)
+    case .heaps: OpDecoder.decodeHeaps(bytes)
+    case .domains: OpDecoder.decodeDomains(bytes)
+    }
+  }
+
+  /// The canonical bytes of a valid `program` of `family`.
+  public static func encode(_ program: Program, family: ProgramFamily) -> [UInt8] {
+    switch family {
+    case .pymalloc: OpEncoder.encodePymalloc(program)
+    case .heaps: OpEncoder.encodeHeaps(program)
+    case .domains: OpEncoder.encodeDomains(program)
     }
   }
 
