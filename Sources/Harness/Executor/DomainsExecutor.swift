@@ -269,7 +269,9 @@ public struct DomainsExecutor {
     let a = domains.reallocAddress(d, old.address, n)
     record(i, "p\(id) = \(op.text)", a.map { "→ \(hexString($0))" } ?? "→ NULL")
     blocks[old.id] = nil
-    if let pending = old.pending {
+    // Above PY_SSIZE_T_MAX the wrapper returns NULL before the hooks run: a pending misuse stays pending.
+    let hooksRan = !MisusePrediction.refusedByWrapper(UInt(n))
+    if let pending = old.pending, hooksRan {
       if let v = checked(i, old, pending, by: .realloc, call: op.text, before: before) { return v }
     } else if let v = clean(i, op.text, before) {
       return v
@@ -289,7 +291,7 @@ public struct DomainsExecutor {
       // The old block is still valid and the new name holds it, its bytes untouched.
       var kept = old
       kept.id = id
-      kept.pending = nil
+      if hooksRan { kept.pending = nil }
       blocks[id] = kept
       return contentKept(i, old, when: "after a failed realloc")
     }

@@ -137,6 +137,10 @@ extension ProgramState {
     if let defined {
       define(home: .tagged(thread: 0, .mem))
       domains.blocks[blocksDefined - 1] = defined
+      // A refused realloc of a written block hands the same (written) block to the new name.
+      if case .realloc(_, let ref?, let n) = op, DomainSizes.refused(n), domains.written.contains(ref.id) {
+        domains.written.insert(blocksDefined - 1)
+      }
     }
   }
 }
