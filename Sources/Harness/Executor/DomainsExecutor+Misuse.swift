@@ -78,7 +78,9 @@ extension DomainsExecutor {
       let before = adapter.fatals.count
       domains.freeAddress(other, b.address)
       record(i, op.text, "returned")
-      return settle(i, op.text, predicted, before: before)
+      let v = settle(i, op.text, predicted, before: before)
+      if stopped != nil, adapter.fatals.count > before { abandoned.append(b) }  // the hooks kept it
+      return v
     case .freeForeign(let d):
       // 64 bytes of our own, freed at their middle: whatever the hooks read around the pointer is mapped.
       let buffer = MemoryAccess.allocateForeign(count: 64)
@@ -112,15 +114,16 @@ extension DomainsExecutor {
   mutating func write(_ i: Int, _ op: DomainOp, _ ref: BlockRef, at offset: Int, count: Int, byte: UInt8, misuse: Misuse)
     -> Violation? {
     var b = blocks[ref.id]!
+    let saved = MemoryAccess.readUnchecked(address: b.address! + offset, count: count)
     MemoryAccess.writeUnchecked(address: b.address! + offset, bytes: Array(repeating: byte, count: count))
-    b.pending = (misuse, i, op.text)
+    b.pending = PendingWrite(misuse: misuse, op: i, text: op.text, offset: offset, saved: saved)
     blocks[ref.id] = b
     record(i, op.text, "written; checked by p\(b.id)'s next free or realloc")
     return nil
   }
 
   /// The check of a pending write misuse, by the free or realloc that just ran (`call`).
-  mutating func checked(_ i: Int, _ b: DBlock, _ pending: (misuse: Misuse, op: Int, text: String), by: CheckingCall,
+  mutating func checked(_ i: Int, _ b: DBlock, _ pending: PendingWrite, by: CheckingCall,
                         call: String, before: Int) -> Violation? {
     let predicted = MisusePrediction.predict(pending.misuse, on: subject(b), checkedBy: by)
     return settle(i, "\(call) after \(pending.text) at op \(pending.op)", predicted, before: before)

@@ -40,8 +40,18 @@ public struct DomainsExecutor {
     var seed: UInt64
     /// Hooked MEM/OBJ block that pymalloc served through RAW: a RAW header sits around its header.
     var nested: Bool
-    /// A write misuse (its op index and text) waiting for the block's next free or realloc.
-    var pending: (misuse: Misuse, op: Int, text: String)?
+    /// A write misuse waiting for the block's next free or realloc.
+    var pending: PendingWrite?
+  }
+
+  /// A write misuse not yet checked: what it was, and the bytes it overwrote (to restore them when the
+  /// harness cleans up after a run that stopped).
+  struct PendingWrite {
+    var misuse: Misuse
+    var op: Int
+    var text: String
+    var offset: Int
+    var saved: [UInt8]
   }
 
   let adapter: DomainsAdapter
@@ -56,6 +66,8 @@ public struct DomainsExecutor {
   var lastSerial: UInt64? = nil
   /// Foreign buffers to give back after the run.
   var foreign: [Int] = []
+  /// Blocks whose free or realloc a fatal error abandoned: still allocated, given back by the cleanup.
+  var abandoned: [DBlock] = []
   /// Set when the run must end without a violation (CPython aborted as predicted, or the harness refused
   /// to continue where a hook bug would hand a freed block to its backing).
   var stopped: String? = nil
@@ -69,6 +81,7 @@ public struct DomainsExecutor {
     var e = DomainsExecutor(adapter: adapter, config: config)
     let violation = e.runAll(program)
     for f in e.foreign { MemoryAccess.freeForeign(f) }
+    if violation == nil, e.stopped != nil { e.releaseUntouched() }
     if let why = e.stopped, violation == nil { e.record(program.ops.count, "# run stopped", why) }
     return Verdict(violation: violation, trace: e.trace, opsExecuted: e.ops, misuses: e.comparisons)
   }
@@ -238,6 +251,7 @@ public struct DomainsExecutor {
     record(i, text, "ok")
     if let pending = b.pending {
       if let v = checked(i, b, pending, by: .free, call: text, before: before) { return v }
+      if stopped != nil { abandoned.append(b) }
     } else if let v = clean(i, text, before) {
       return v
     }
@@ -273,6 +287,7 @@ public struct DomainsExecutor {
     let hooksRan = !MisusePrediction.refusedByWrapper(UInt(n))
     if let pending = old.pending, hooksRan {
       if let v = checked(i, old, pending, by: .realloc, call: op.text, before: before) { return v }
+      if stopped != nil { abandoned.append(old) }
     } else if let v = clean(i, op.text, before) {
       return v
     }
@@ -302,6 +317,21 @@ public struct DomainsExecutor {
     MemoryAccess.writeUnchecked(address: a + kept, bytes: Canary.bytes(seed: b.seed, from: kept, to: b.size))
     blocks[id] = b
     return nil
+  }
+
+  /// Harness hygiene after a run that stopped where CPython aborts (not part of the program, nothing
+  /// checked): every block still allocated — held by the program, or abandoned by the fatal error — gets
+  /// the bytes a write misuse overwrote back and is freed through its own domain, so a fuzz process does
+  /// not leak C-heap blocks run after run.
+  mutating func releaseUntouched() {
+    domains.gilHeld = { true }
+    for b in Array(blocks.values) + abandoned {
+      guard let p = b.address else { continue }
+      if let w = b.pending { MemoryAccess.writeUnchecked(address: p + w.offset, bytes: w.saved) }
+      domains.freeAddress(b.domain, p)
+    }
+    blocks = [:]
+    abandoned = []
   }
 
   mutating func record(_ i: Int, _ text: String, _ result: String) {
