@@ -22,6 +22,7 @@ let package = Package(
     // Build: swift build --sanitize=fuzzer --product fuzz-pymalloc-ops --scratch-path .build-fuzz
     .executable(name: "fuzz-pymalloc-ops", targets: ["FuzzPymallocOps"]),
     .executable(name: "fuzz-heaps-ops", targets: ["FuzzHeapsOps"]),
+    .executable(name: "fuzz-domains-ops", targets: ["FuzzDomainsOps"]),
     .library(name: "Harness", targets: ["Harness"]),
   ],
   dependencies: [
@@ -47,6 +48,8 @@ let package = Package(
                       path: "Sources/FuzzTargets/Entries/FuzzPymallocOps", swiftSettings: strictSafety),
     .executableTarget(name: "FuzzHeapsOps", dependencies: ["FuzzTargets"],
                       path: "Sources/FuzzTargets/Entries/FuzzHeapsOps", swiftSettings: strictSafety),
+    .executableTarget(name: "FuzzDomainsOps", dependencies: ["FuzzTargets"],
+                      path: "Sources/FuzzTargets/Entries/FuzzDomainsOps", swiftSettings: strictSafety),
     // The real-thread stress runner (`alloc-check stress`): drives the reference allocators directly
     // (AllocUnderTest: `Mimalloc`, `Pymalloc`, and `MemoryAccess` for the canary words; no pointers here).
     .target(name: "Stress", dependencies: ["AllocUnderTest", "Harness"], swiftSettings: strictSafety),

@@ -19,7 +19,7 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Seed of the program set (decimal or 0x-hex).") var seed: String = "1"
   @Option(help: "Number of programs.") var programs: String = "200"
   @Option(help: "Ops per program.") var length: String = "500"
-  @Option(help: "Program family: pymalloc, or heaps (multi-thread programs on the reference mimalloc).") var family: String = "pymalloc"
+  @Option(help: "Program family: pymalloc, heaps (multi-thread programs on the reference mimalloc) or domains (PyMem domains and hooks).") var family: String = "pymalloc"
 
   func run() throws {
     let seed = try CLISupport.parseSeed(seed)
@@ -27,12 +27,22 @@ struct BenchCommand: ParsableCommand {
     let length = try CLISupport.parseCount(length, option: "--length")
     let family = try CLISupport.parseFamily(family)
     let build = isDebugBuild ? "DEBUG — numbers are meaningless; use -c release" : "release"
-    let allocatorName = family == .heaps ? "mimalloc (heaps family: logical threads), no bugs" : "pymalloc, no bugs"
+    let allocatorName =
+      switch family {
+      case .pymalloc: "pymalloc, no bugs"
+      case .heaps: "mimalloc (heaps family: logical threads), no bugs"
+      case .domains: "PyMem domains and debug hooks (domains family), no bugs"
+      }
     Console.parameters("bench", [("seed", hex(seed)), ("programs", "\(count) of length \(length), profile picked per seed"),
                                  ("allocator", allocatorName), ("build", build)])
     Console.out("a measurement, not a test: meant to be run with swift run -c release alloc-check bench")
 
-    let generator: any ProgramGenerating = family == .heaps ? HeapsProgramGenerator(length: length) : ProgramGenerator(length: length)
+    let generator: any ProgramGenerating =
+      switch family {
+      case .pymalloc: ProgramGenerator(length: length)
+      case .heaps: HeapsProgramGenerator(length: length)
+      case .domains: DomainsProgramGenerator(length: length)
+      }
     let set = (0..<count).map { k in
       let s = BugHunt.programSeed(seed, k)
       return (seed: s, program: generator.generate(seed: s))
@@ -46,7 +56,12 @@ struct BenchCommand: ParsableCommand {
       ("(b) no invariants", noInvariants),
       ("(c) no checks", none),
     ]
-    let adapter: AllocatorAdapter = family == .heaps ? MimallocAdapter() : PymallocAdapter()
+    let adapter: AllocatorAdapter =
+      switch family {
+      case .pymalloc: PymallocAdapter()
+      case .heaps: MimallocAdapter()
+      case .domains: DomainsAdapter()
+      }
     if family == .heaps {
       let threads = set.map { $0.program.ops.count(where: { $0 == .spawn }) + 1 }
       Console.out("logical threads started per program (t0 included; at most 32 live at once): mean \(threads.reduce(0, +) / max(threads.count, 1)), max \(threads.max() ?? 1)")
@@ -78,7 +93,7 @@ struct BenchCommand: ParsableCommand {
 
     // A fuzz input starts from a fresh state: reset (arenas unmapped, radix nodes freed) + one small malloc,
     // which maps a new arena and radix nodes again.
-    let tiny = Program([.malloc(size: 24)])
+    let tiny = family == .domains ? Program([.domain(.malloc(.mem, size: 24))]) : Program([.malloc(size: 24)])
     let resets = 5_000
     let clock = ContinuousClock()
     let elapsed = clock.measure {

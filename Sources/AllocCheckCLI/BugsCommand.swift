@@ -4,10 +4,11 @@
 
 import AllocUnderTest
 import ArgumentParser
+import Harness
 
 struct BugsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "bugs", abstract: "List the seeded pymalloc and mimalloc bugs and the check that catches each.")
+    commandName: "bugs", abstract: "List the seeded pymalloc, mimalloc and domain bugs and the check that catches each.")
 
   func run() {
     let width = PymallocBug.allCases.map(\.rawValue.count).max()! + 2
@@ -23,6 +24,15 @@ struct BugsCommand: ParsableCommand {
     for bug in MimallocBug.allCases {
       text += bug.rawValue.padding(toLength: mwidth, withPad: " ", startingAt: 0)
         + bug.caughtBy.padding(toLength: 11, withPad: " ", startingAt: 0) + (bug.upstreamIssue ?? "—") + "\n"
+    }
+    let dwidth = DomainBug.allCases.map(\.rawValue.count).max()! + 2
+    text += "\n\(DomainBug.allCases.count) seeded domain / debug-hook bugs (domains family: use with --family domains --bug NAME)\n"
+    text += "bug".padding(toLength: dwidth, withPad: " ", startingAt: 0) + "caught by  direct check\n"
+    for bug in DomainBug.allCases {
+      let rule = CLISupport.domainRule(of: bug) ?? "—"
+      let unreachable = CLISupport.domainBugsUnreachable[bug].map { "; not reachable from programs: \($0)" } ?? ""
+      let name: String = bug.rawValue.padding(toLength: dwidth, withPad: " ", startingAt: 0)
+      text += name + rule.padding(toLength: 11, withPad: " ", startingAt: 0) + bug.caughtBy + unreachable + "\n"
     }
     Console.out(text)
   }

@@ -1,5 +1,5 @@
-// EncodeCommand.swift — `alloc-check encode`: a program text to canonical binary bytes with
-// ``OpEncoder/encodePymalloc(_:)``, e.g. to seed a fuzzer corpus; checks the bytes decode back to it.
+// EncodeCommand.swift — `alloc-check encode`: a program text to canonical binary bytes of its family
+// (``CLISupport/encode(_:family:)``), e.g. to seed a fuzzer corpus; checks the bytes decode back to it.
 
 import ArgumentParser
 import Harness
@@ -20,9 +20,9 @@ struct EncodeCommand: ParsableCommand {
     guard live < Int(OpDecoder.nullRef) else {
       throw CLIError.usage("encode: \(file) holds \(live) blocks at once; the binary format addresses at most 65534")
     }
-    let bytes = OpEncoder.encodePymalloc(loaded.program)
-    precondition(OpDecoder.decodePymalloc(bytes) == loaded.program, "encodePymalloc did not round-trip")
-    Console.out("alloc-check encode: \(file) (\(loaded.program.ops.count) ops) → \(out) (\(bytes.count) bytes)")
+    let bytes = CLISupport.encode(loaded.program, family: loaded.family)
+    precondition(CLISupport.decode(bytes, family: loaded.family) == loaded.program, "the \(loaded.family) encoder did not round-trip")
+    Console.out("alloc-check encode: \(file) (\(loaded.family.rawValue) family, \(loaded.program.ops.count) ops) → \(out) (\(bytes.count) bytes)")
     try ProgramFiles.write(bytes, to: out)
   }
 }

@@ -9,7 +9,7 @@ import Oracle
 
 struct RulesCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "rules", abstract: "List the oracle rules and pymalloc's invariant checks (ids for --checks).")
+    commandName: "rules", abstract: "List the oracle rules (pymalloc O*, heaps H*, domains D*) and the invariant checks (ids for --checks).")
 
   func run() {
     var text = "alloc-check rules: \(RuleID.allCases.count) oracle rules, \(CLISupport.pymallocInvariants.count) pymalloc invariants\n"
@@ -27,6 +27,11 @@ struct RulesCommand: ParsableCommand {
     for (id, meaning) in CLISupport.mimallocInvariants {
       text += "  \(id.padding(toLength: 4, withPad: " ", startingAt: 0)) \(meaning)\(Self.bugs(id))\n"
     }
+    text += "domain checks of AllocUnderTest's own tests (DomainBug.caughtBy; the D rules above catch them from programs):\n"
+    for check in Set(DomainBug.allCases.map { String($0.caughtBy.prefix(3)) }).sorted() {
+      let names = DomainBug.allCases.filter { $0.caughtBy.hasPrefix(check) }.map(\.rawValue)
+      text += "  \(check.padding(toLength: 4, withPad: " ", startingAt: 0)) [bug: \(names.joined(separator: ", "))]\n"
+    }
     Console.out(text)
   }
 
@@ -34,6 +39,7 @@ struct RulesCommand: ParsableCommand {
   static func bugs(_ id: String) -> String {
     var names = PymallocBug.allCases.filter { $0.caughtBy == id }.map(\.rawValue)
       + MimallocBug.allCases.filter { $0.caughtBy == id }.map(\.rawValue)
+      + DomainBug.allCases.filter { CLISupport.domainRule(of: $0) == id }.map(\.rawValue)
     if id == "PM5" { names.append(PymallocBug.neverReleaseArenas.rawValue) }  // the quality suite's extra case
     return names.isEmpty ? "" : " [bug: \(names.joined(separator: ", "))]"
   }
@@ -60,6 +66,14 @@ struct RulesCommand: ParsableCommand {
     case .remoteFreesReclaimed: ("L2", "O(live)", "dropped cross-thread frees")
     case .noBlockLost: ("L2", "O(1)", "frees lost in abandoned segments")
     case .footprintBounded: ("L2", "O(1)", "leaked pages and segments (QSBR holds, abandonment)")
+    case .diagnosticPredicted: ("L1", "O(1)", "hooks that skip a check (API id, pads, GIL) or check in the wrong order")
+    case .hookLayout: ("L1", "O(1)", "header and pad slips, a pymalloc fallback that bypasses RAW")
+    case .freshFill: ("L1", "O(N)", "missing 0xCD fills, calloc filled like malloc")
+    case .deadFill: ("L1", "O(N)", "a free that leaves the block as it was")
+    case .serialBumped: ("L1", "O(1)", "a serial number that is never bumped")
+    case .contentKept: ("L2", "O(N)", "a failed realloc that leaves its erased bytes dead")
+    case .allocatorName: ("L1", "O(1)", "debug hooks installed twice")
+    case .nullIffRefused: ("L1", "O(1)", "RAW passing size 0 to C (realloc(p, 0) frees p)")
     }
   }
 }

@@ -1,6 +1,7 @@
 // RunCommand.swift — `alloc-check run`: one program (a file, or generated from --seed/--length/--profile
 // exactly as ``FailureReport/replayCommand(_:bug:)`` prints it) through ``Executor/run(_:on:config:)`` on
-// a ``PymallocAdapter``; prints the program, then PASS or the violation and the end of the trace.
+// the family's adapter; prints the program, then (domains family) each misuse's predicted and produced
+// diagnostic, then PASS or the violation and the end of the trace.
 
 import ArgumentParser
 import Harness
@@ -42,9 +43,15 @@ struct RunCommand: ParsableCommand {
       Console.out("program (\(ops.count) ops; \(which)):\n" + listing(src.program, start..<end))
     }
 
+    for m in verdict.misuses {
+      Console.out("misuse at op \(m.opIndex) (\(m.status.rawValue)): \(m.call)\n  predicted: \(m.predicted)\n  produced:  \(m.produced)"
+        + (m.dumpMayCrash ? "\n  (CPython may crash in the dump before printing this line: the dump reads a changed or freed size field)" : ""))
+    }
+    if let stop = verdict.trace.last, stop.text == "# run stopped" { Console.out("run stopped: \(stop.result)") }
     guard let v = verdict.violation else {
       if trace { Console.out("trace:\n" + FailureReport.renderTrace(verdict.trace)) }
       let teardown = verdict.opsExecuted - ops.count
+      if teardown < 0 { Console.out("PASS (stopped after \(verdict.opsExecuted) of \(ops.count) ops, where CPython aborts)"); return }
       Console.out("PASS (\(verdict.opsExecuted) ops: \(ops.count) in the program, \(teardown) teardown free\(teardown == 1 ? "" : "s"))")
       return
     }

@@ -17,7 +17,7 @@ struct ProgramSourceOptions: ParsableArguments {
   var length: String?
   @Option(help: "Size profile of the generated program (default: the seed picks one).")
   var profile: String?
-  @Option(help: "Program family: pymalloc (default) or heaps (logical threads and heaps on the reference mimalloc). A text file's '# family:' line sets it.")
+  @Option(help: "Program family: pymalloc (default), heaps (logical threads and heaps on the reference mimalloc) or domains (PyMem domains, debug hooks and misuse). A text file's '# family:' line sets it.")
   var family: String?
 
   /// A program ready to run, and how to describe it.
@@ -69,6 +69,10 @@ struct ProgramSourceOptions: ParsableArguments {
       let p = try profile.map { p throws(CLIError) in try CLISupport.parseHeapsProfile(p) }
       program = HeapsProgramGenerator(length: count, profile: p).generate(seed: seed)
       profileName = p.map { "\($0)" } ?? "picked by the seed"
+    case .domains:
+      let p = try profile.map { p throws(CLIError) in try CLISupport.parseDomainsProfile(p) }
+      program = DomainsProgramGenerator(length: count, profile: p).generate(seed: seed)
+      profileName = p.map { "\($0)" } ?? "picked by the seed"
     }
     return Resolved(program: program, runSeed: seed,
                     origin: "generated: \((asked ?? .pymalloc).rawValue) family, seed \(hex(seed)), length \(count), profile \(profileName)",
@@ -77,7 +81,7 @@ struct ProgramSourceOptions: ParsableArguments {
 }
 
 struct AllocatorOptions: ParsableArguments {
-  @Option(name: .customLong("bug"), help: "Switch on a seeded pymalloc or mimalloc bug (repeatable; see alloc-check bugs).")
+  @Option(name: .customLong("bug"), help: "Switch on a seeded pymalloc, mimalloc or domain bug (repeatable; see alloc-check bugs).")
   var bugs: [String] = []
   @Option(help: "Fault plan for arena mmaps: never, always, nth:K, every:N (errno ENOMEM).")
   var arenaFaults: String = "never"
@@ -96,6 +100,7 @@ struct AllocatorOptions: ParsableArguments {
     /// pymalloc's seeded bugs (the heaps family has none of them).
     var pymallocBugs: [PymallocBug] { bugs.compactMap { if case .pymalloc(let b) = $0 { b } else { nil } } }
     var mimallocBugs: [MimallocBug] { bugs.compactMap { if case .mimalloc(let b) = $0 { b } else { nil } } }
+    var domainBugs: [DomainBug] { bugs.compactMap { if case .domain(let b) = $0 { b } else { nil } } }
 
     func makeAdapter() -> PymallocAdapter {
       PymallocAdapter(bugs: Set(pymallocBugs), arenaFaults: arenaFaults, rawFaults: rawFaults)
@@ -103,27 +108,38 @@ struct AllocatorOptions: ParsableArguments {
 
     /// The allocator of this run's family: pymalloc, or the reference mimalloc for the heaps family.
     func makeAdapter(for family: ProgramFamily) -> AllocatorAdapter {
-      family == .heaps ? MimallocAdapter(bugs: Set(mimallocBugs), faults: arenaFaults) : makeAdapter()
+      switch family {
+      case .pymalloc: makeAdapter()
+      case .heaps: MimallocAdapter(bugs: Set(mimallocBugs), faults: arenaFaults)
+      case .domains: DomainsAdapter(bugs: Set(domainBugs))
+      }
     }
 
     /// The same options for a run of `family`: bugs of the other allocator are refused, and "all" checks
     /// mean that family's full oracle.
     func adapted(to family: ProgramFamily) throws(CLIError) -> Resolved {
       if let wrong = bugs.first(where: { $0.family != family }) {
-        throw .usage("--bug \(wrong.name) is a \(wrong.family == .heaps ? "mimalloc (heaps family)" : "pymalloc") bug; this is a \(family.rawValue)-family program")
+        let owner = switch wrong.family {
+        case .pymalloc: "pymalloc"
+        case .heaps: "mimalloc (heaps family)"
+        case .domains: "domain (domains family)"
+        }
+        throw .usage("--bug \(wrong.name) is a \(owner) bug; this is a \(family.rawValue)-family program")
       }
       var r = self
       r.family = family
       if family == .heaps {
         if oracle == .full { r.oracle = .heaps } else { r.oracle.geometry = .mimalloc }
       }
+      if family == .domains, oracle == .full { r.oracle = .domains }
       return r
     }
 
     /// Rows for the parameter block.
     var rows: [(String, String)] {
-      let name = family == .heaps ? "mimalloc (heaps family)" : "pymalloc"
+      let name = family == .heaps ? "mimalloc (heaps family)" : family == .domains ? "PyMem domains (domains family)" : "pymalloc"
       return [("allocator", "\(name), bugs: " + (bugs.isEmpty ? "none" : bugs.map(\.name).joined(separator: ", "))),
+              family == .domains ? ("faults", "none (serial numbers on, 16-block C-heap quarantine)") :
               family == .heaps ? ("faults", "segment mmaps \(CLISupport.spell(arenaFaults))")
                 : ("faults", "arena mmaps \(CLISupport.spell(arenaFaults)), raw allocator \(CLISupport.spell(rawFaults))"),
               ("checks", oracle == family.fullOracle ? "all" : CLISupport.spellChecks(oracle))]

@@ -105,6 +105,7 @@ public enum FuzzTargets {
   public static let all: [FuzzTarget] = [
     PymallocOpsTarget.target,
     HeapsOpsTarget.target,
+    DomainsOpsTarget.target,
   ]
 
   /// The target called `name` (its short name or its product name).

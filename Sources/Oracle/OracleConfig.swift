@@ -30,7 +30,11 @@ public struct OracleConfig: Sendable, Equatable {
   public static let full = OracleConfig()
   /// The heaps family on mimalloc: every rule except pymalloc's pool statistics and routing, mimalloc's
   /// alignment facts, and every invariant.
-  public static let heaps = OracleConfig(rules: Set(RuleID.allCases.filter { !$0.isPymallocOnly }), geometry: .mimalloc)
+  public static let heaps = OracleConfig(rules: Set(RuleID.allCases.filter { !$0.isPymallocOnly && !$0.isDomainRule }),
+                                         geometry: .mimalloc)
+  /// The domains family: the domain rules D1–D8 (the executor has no pool geometry or invariants there).
+  public static let domains = OracleConfig(rules: Set(RuleID.allCases.filter(\.isDomainRule)), invariants: [],
+                                           invariantsEvery: 0)
   /// Only `rule` (no invariants): proves the rule can fail on its own.
   public static func only(_ rule: RuleID) -> OracleConfig {
     OracleConfig(rules: [rule], invariants: [], invariantsEvery: 0)

@@ -61,11 +61,42 @@ public enum RuleID: String, CaseIterable, Sendable, Codable, CustomStringConvert
   /// H7 (L2, O(1)) bounded footprint: once everything is freed, every thread quiescent and collected, no
   /// segment stays mapped. Catches leaked pages and segments (QSBR holds, abandoned segments).
   case footprintBounded = "H7"
+  // Domains family (issue 4): PyMem domains and debug hooks. The executor gets the predictions of D1 from
+  // AllocUnderTest's `MisusePrediction` (the Oracle never imports it) and hands plain strings over.
+  /// D1 (L1, O(1)) diagnostics: the fatal line the debug hooks print equals the predicted one, and a call
+  /// predicted clean prints none (a mismatch in either direction, or different text, is a violation).
+  /// Catches hooks that skip a check (API id, pads, GIL) or check in the wrong order.
+  case diagnosticPredicted = "D1"
+  /// D2 (L1, O(1)) layout: a hooked block has N big-endian at p-16, its domain's API id at p-8, 0xFD at
+  /// p-7…p-1 and p[N…N+7]; a pymalloc block that fell back to RAW sits inside a RAW header. Catches header
+  /// and pad slips and a fallback that bypasses RAW.
+  case hookLayout = "D2"
+  /// D3 (L1, O(N)) fresh data: hooked malloc data reads 0xCD, calloc data zero, realloc growth 0xCD.
+  /// Catches missing clean fills and a calloc filled like malloc.
+  case freshFill = "D3"
+  /// D4 (L1, O(N)) dead bytes: right after a hooked free, the block (id, pads, data, serial) reads 0xDD
+  /// wherever it is still readable. Catches a free that leaves the block as it was.
+  case deadFill = "D4"
+  /// D5 (L1, O(1)) serial numbers (PYMEM_DEBUG_SERIALNO): each hooked allocation's serial is larger than
+  /// every earlier one. Catches a serial that is never bumped.
+  case serialBumped = "D5"
+  /// D6 (L2, O(N)) contents kept: bytes the program wrote stay until free, through a moving, failed or
+  /// in-place realloc. Catches a failed realloc that leaves its erased bytes dead.
+  case contentKept = "D6"
+  /// D7 (L1, O(1)) configuration: `_PyMem_GetCurrentAllocatorName()` names what the program configured
+  /// (`pymalloc_debug` after `setup_debug_hooks()` on pymalloc). Catches hooks installed twice.
+  case allocatorName = "D7"
+  /// D8 (L1, O(1)) NULL iff refused: a domain call gives NULL exactly for sizes above PY_SSIZE_T_MAX,
+  /// an overflowing calloc or a request no allocator can serve (2^62 and up). Catches RAW passing size 0
+  /// to C (realloc(p, 0) then frees p).
+  case nullIffRefused = "D8"
 
   public var description: String { rawValue }
 
   /// Rules that only the heaps family checks (they need a ``HeapIdentity`` per block).
   public var isHeapRule: Bool { rawValue.hasPrefix("H") }
+  /// Rules that only the domains family checks (DomainRules.swift).
+  public var isDomainRule: Bool { rawValue.hasPrefix("D") }
   /// Rules that only pymalloc's geometry and statistics make sense for.
   public var isPymallocOnly: Bool { [.statsMatchModel, .statsConsistent, .memoryGivenBack, .routing].contains(self) }
 
@@ -92,6 +123,14 @@ public enum RuleID: String, CaseIterable, Sendable, Codable, CustomStringConvert
     case .remoteFreesReclaimed: "cross-thread frees reclaimed on collect"
     case .noBlockLost: "no block lost"
     case .footprintBounded: "footprint bounded after collect"
+    case .diagnosticPredicted: "hook diagnostic equals the prediction"
+    case .hookLayout: "debug header and pads laid out"
+    case .freshFill: "new data clean (0xCD) or zero"
+    case .deadFill: "freed block dead (0xDD)"
+    case .serialBumped: "serial numbers increase"
+    case .contentKept: "written bytes kept until free"
+    case .allocatorName: "allocator name matches configuration"
+    case .nullIffRefused: "NULL iff the request is refused"
     }
   }
 }

@@ -83,6 +83,34 @@ struct FuzzTargetTests {
     #expect(FuzzTargets.bugs(fromEnvironment: "a,b c") == ["a", "b", "c"] && FuzzTargets.bugs(fromEnvironment: nil).isEmpty)
   }
 
+  @Test("the domains target reports D1 when the hooks accept a wrong-domain free (idNotChecked), and passes without the bug")
+  func domainsTargetCatchesSeededBug() throws {
+    let t = try #require(FuzzTargets.named("fuzz-domains-ops"))
+    let bytes = t.encode(t.seeds.first { $0.name == "misuse-wrong-domain" }!.program)
+    let buggy = try #require(t.makeAdapter(["idNotChecked"]))
+    let v = try #require(t.run(bytes, on: buggy))
+    #expect(v.rule == "D1" && v.opIndex == 2, "\(v)")
+    #expect(t.trapMessage(v, program: t.decode(bytes)).hasPrefix("alloc-check: D1 at op 2 (free_wrong_domain): "))
+    let clean = try #require(t.makeAdapter([]))
+    #expect(t.run(bytes, on: clean) == nil)
+    #expect(t.makeAdapter(["callocSkipsZeroing"]) == nil, "a pymalloc bug is not a domain bug")
+  }
+
+  @Test("the domains seeds use every domains op kind, every configuration, and each domain's four calls")
+  func domainsSeedsAreRepresentative() throws {
+    let t = try #require(FuzzTargets.named("domains"))
+    let ops = t.seeds.flatMap(\.program.ops)
+    #expect(Set(ops.map(\.kind)) == Set(Op.Kind.allCases.filter(\.isDomainKind)))
+    var calls = Set<String>()
+    var configurations = Set<String>()
+    for case .domain(let d) in ops {
+      if case .configure(let c) = d { configurations.insert("\(c)") }
+      if let domain = d.domain, !d.isMisuse { calls.insert("\(domain)-\(d.kind.name)") }
+    }
+    #expect(calls.count >= 8, "clean calls seen: \(calls.sorted())")
+    #expect(configurations.count >= 5, "configurations seen: \(configurations.sorted())")
+  }
+
   @Test("the fuzz body traps with the rule id and op index, so libFuzzer saves the input")
   func fuzzBodyTraps() async {
     let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {

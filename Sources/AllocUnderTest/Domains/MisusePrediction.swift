@@ -159,6 +159,11 @@ public enum MisusePrediction {
       return .undetected("the debug hooks never check data bytes")
 
     case .doubleFree, .reallocFreed:
+      // The public realloc refuses a size above PY_SSIZE_T_MAX before the installed table runs (DM2), so
+      // the hooks never see the freed pointer (found by fuzz-domains-ops: realloc_freed(p0, 2^63)).
+      if case .reallocFreed(let size) = misuse, Self.refusedByWrapper(size) {
+        return .undetected("PyMem_*Realloc returns NULL for a size above PY_SSIZE_T_MAX before any hook runs")
+      }
       let function = misuse == .doubleFree ? "_PyMem_DebugRawFree" : "_PyMem_DebugRawRealloc"
       guard hooked else {
         return .undetected("no debug hooks: the backing gets the pointer again (pymalloc corrupts its pool, glibc aborts)")
@@ -205,6 +210,10 @@ public enum MisusePrediction {
       return .fatal(line: fatal("_PyMem_DebugMalloc", message), at: .atMisuse, dumpMayCrash: false)
     }
   }
+
+  /// `new_size > (size_t)PY_SSIZE_T_MAX` in `PyMem_RawMalloc` … `PyObject_Realloc`: such a request returns
+  /// NULL before the installed allocator (the hooks, their GIL check and address checks included) is called.
+  public static func refusedByWrapper(_ size: UInt) -> Bool { size > UInt(Int.max) }
 
   private static func fatal(_ function: String, _ message: String) -> String {
     "Fatal Python error: \(function): \(message)"

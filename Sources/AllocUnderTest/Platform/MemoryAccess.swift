@@ -14,6 +14,19 @@ public enum MemoryAccess {
     guard !bytes.isEmpty, let p = UnsafeMutableRawPointer(bitPattern: address) else { return }
     bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
   }
+
+  /// A zeroed buffer of `count` bytes that no allocator under test made: the harness's "foreign pointer"
+  /// for misuse ops (domains family). Give it back with ``freeForeign(_:count:)``.
+  public static func allocateForeign(count: Int) -> Int {
+    let p = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
+    p.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
+    return Int(bitPattern: p)
+  }
+
+  /// Frees a buffer from ``allocateForeign(count:)``.
+  public static func freeForeign(_ address: Int) {
+    UnsafeMutableRawPointer(bitPattern: address)?.deallocate()
+  }
 }
 
 extension MemoryAccess {

@@ -85,6 +85,8 @@ extension Executor {
       record(i, "quiescent()" + threadNote, "ok")
     case .malloc, .calloc, .realloc, .free:
       preconditionFailure("heapStep: \(op.kind.name) is run by step")
+    case .domain:
+      preconditionFailure("heapStep: \(op.kind.name) is a domains-family op (DomainsExecutor runs it)")
     }
     return nil
   }

@@ -17,5 +17,7 @@ public struct Verdict: Sendable {
   public var trace: [TraceLine]
   /// Ops executed, teardown frees included.
   public var opsExecuted: Int
+  /// Domains family: every misuse op with its predicted and produced diagnostic (DomainsExecutor.swift).
+  public var misuses: [MisuseComparison] = []
   public var passed: Bool { violation == nil }
 }

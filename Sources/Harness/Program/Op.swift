@@ -93,6 +93,8 @@ public enum Op: Hashable, Sendable {
   case collect(force: Bool)
   /// The current thread passes a QSBR quiescent point.
   case quiescent
+  // Domains family: PyMem domains, debug hooks and misuse (DomainOp.swift).
+  case domain(DomainOp)
 
   /// The kind number. In the pymalloc family it is the low two bits of a tag byte; the heaps family
   /// uses the low four bits (Documentation/ProgramFormat.md).
@@ -101,17 +103,24 @@ public enum Op: Hashable, Sendable {
     case spawn = 4, switchThread = 5, exitThread = 6, heapNew = 7, heapDestroy = 8, heapDelete = 9
     case heapCollect = 10, heapVisit = 11, heapMalloc = 12, heapMallocAligned = 13, collect = 14
     case quiescent = 15
+    // Domains family (issue 4); the binary tag is `16 + tag % 14` (Documentation/ProgramFormat.md).
+    case configure = 16, setupDebugHooks = 17, domainMalloc = 18, domainCalloc = 19, domainRealloc = 20
+    case domainFree = 21, writePastEnd = 22, writeBeforeStart = 23, writeAfterFree = 24, doubleFree = 25
+    case freeWrongDomain = 26, freeForeign = 27, reallocFreed = 28, mallocWithoutGIL = 29
 
     /// True iff ops of this kind define a new block id.
     public var isAllocating: Bool {
       switch self {
-      case .malloc, .calloc, .realloc, .heapMalloc, .heapMallocAligned: true
+      case .malloc, .calloc, .realloc, .heapMalloc, .heapMallocAligned, .domainMalloc, .domainCalloc, .domainRealloc:
+        true
       default: false
       }
     }
 
     /// Kinds of the pymalloc family.
     public var isPymallocKind: Bool { rawValue < 4 }
+    /// Kinds of the domains family.
+    public var isDomainKind: Bool { rawValue >= 16 }
 
     /// The canonical name, as written in the text form.
     public var name: String {
@@ -132,6 +141,20 @@ public enum Op: Hashable, Sendable {
       case .heapMallocAligned: "heap_malloc_aligned"
       case .collect: "collect"
       case .quiescent: "quiescent"
+      case .configure: "configure"
+      case .setupDebugHooks: "setup_debug_hooks"
+      case .domainMalloc: "domain_malloc"
+      case .domainCalloc: "domain_calloc"
+      case .domainRealloc: "domain_realloc"
+      case .domainFree: "domain_free"
+      case .writePastEnd: "write_past_end"
+      case .writeBeforeStart: "write_before_start"
+      case .writeAfterFree: "write_after_free"
+      case .doubleFree: "double_free"
+      case .freeWrongDomain: "free_wrong_domain"
+      case .freeForeign: "free_foreign"
+      case .reallocFreed: "realloc_freed"
+      case .mallocWithoutGIL: "malloc_without_gil"
       }
     }
   }
@@ -154,6 +177,7 @@ public enum Op: Hashable, Sendable {
     case .heapMallocAligned: .heapMallocAligned
     case .collect: .collect
     case .quiescent: .quiescent
+    case .domain(let d): d.kind
     }
   }
 
@@ -168,8 +192,15 @@ public enum Op: Hashable, Sendable {
   public var usedRef: BlockRef? {
     switch self {
     case .realloc(let ref, _), .free(let ref): ref
+    case .domain(let d): d.consumed
     default: nil
     }
+  }
+
+  /// Any block operand, consumed or not (the domains family's write misuses leave their block live).
+  public var operandRef: BlockRef? {
+    if case .domain(let d) = self { return d.operand }
+    return usedRef
   }
 
   /// The heap operand, if the op has one.
@@ -197,6 +228,7 @@ public enum Op: Hashable, Sendable {
     case .heapMalloc(_, let size): [size]
     case .heapMallocAligned(_, let size, let alignment): [size, alignment]
     case .heapCollect(_, let force), .collect(let force): [force ? 1 : 0]
+    case .domain(let d): d.fields
     default: []
     }
   }
@@ -213,6 +245,7 @@ public enum Op: Hashable, Sendable {
     case (.heapMallocAligned(let h, let n, _), 1): .heapMallocAligned(h, size: n, alignment: value)
     case (.heapCollect(let h, _), 0): .heapCollect(h, force: value != 0)
     case (.collect, 0): .collect(force: value != 0)
+    case (.domain(let d), _): .domain(d.replacingField(index, with: value))
     default: preconditionFailure("op \(self) has no numeric field \(index)")
     }
   }
@@ -222,6 +255,7 @@ public enum Op: Hashable, Sendable {
     switch self {
     case .realloc(let ref, let size): .realloc(ref.map(transform), size: size)
     case .free(let ref): .free(ref.map(transform))
+    case .domain(let d): .domain(d.renaming { transform($0) }!)
     default: self
     }
   }
@@ -246,6 +280,7 @@ public enum Op: Hashable, Sendable {
     case .heapVisit(let r): return h(r).map { .heapVisit($0) }
     case .heapMalloc(let r, let size): return h(r).map { .heapMalloc($0, size: size) }
     case .heapMallocAligned(let r, let size, let a): return h(r).map { .heapMallocAligned($0, size: size, alignment: a) }
+    case .domain(let d): return d.renaming(block).map { .domain($0) }
     default: return self
     }
   }

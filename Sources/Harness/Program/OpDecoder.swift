@@ -102,6 +102,7 @@ public enum OpDecoder {
         op = .heapMallocAligned(h, size: n, alignment: alignment())
       case .collect: op = .collect(force: input.byte() & 1 == 1)
       case .quiescent: op = .quiescent
+      default: preconditionFailure("tag & 15 names a heaps-family kind")
       }
       Self.track(op, state: &state, live: &live, index: ops.count)
       ops.append(op)

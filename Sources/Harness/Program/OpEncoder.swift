@@ -72,6 +72,7 @@ public enum OpEncoder {
         SizeTable.encodeSizeField(size, into: &bytes)
         appendAlignment(alignment)
       case .collect(let force): bytes.append(force ? 1 : 0)
+      case .domain: preconditionFailure("encodeHeaps: \(op.kind.name) is a domains-family op (encodeDomains)")
       }
       OpDecoder.track(op, state: &state, live: &live, index: index)
     }

@@ -29,6 +29,21 @@ public struct ProgramError: Error, Hashable, Sendable, CustomStringConvertible {
     case notHeapOwner(heap: Int, owner: ThreadRef, current: ThreadRef)
     /// heap_destroy / heap_delete of a tagged heap (only heap_new heaps can end).
     case notFirstClass(HeapRef)
+    // Domains family (ProgramState+Domains.swift).
+    /// A domain op on a block of another family, or the reverse.
+    case familyMix(BlockRef)
+    /// `configure` or `setup_debug_hooks` after the first domain call.
+    case configureTooLate
+    /// A size the domains family does not allow (above 1 MiB and below 2^62).
+    case sizeNotAllowed(UInt64)
+    /// A clean call through a domain other than the block's own.
+    case wrongDomain(BlockRef, owner: String, called: String)
+    /// A misuse op where the debug hooks are off.
+    case misuseWithoutHooks
+    /// A misuse of a block that is NULL (its allocation is refused).
+    case misuseOfNullBlock(BlockRef)
+    /// A misuse operand out of its range (count, offset, other domain).
+    case misuseOperand(String)
   }
 
   /// Index (0-based) of the offending op in ``Program/ops``.
@@ -67,6 +82,20 @@ public struct ProgramError: Error, Hashable, Sendable, CustomStringConvertible {
       "h\(h) belongs to \(owner) but \(current) is current; only the creating thread may use a heap"
     case .notFirstClass(let h):
       "\(h) is a thread's own heap; only heap_new heaps can be destroyed or deleted"
+    case .familyMix(let ref):
+      "\(ref) belongs to another op family (domain ops and plain malloc/free cannot share blocks)"
+    case .configureTooLate:
+      "configure and setup_debug_hooks must come before the first domain call"
+    case .sizeNotAllowed(let n):
+      "size \(n) is neither at most 1 MiB nor at least 2^62 (a domains-family request must be cheap or refused)"
+    case .wrongDomain(let ref, let owner, let called):
+      "\(ref) was allocated through \(owner) but called through \(called) (use free_wrong_domain to misuse it)"
+    case .misuseWithoutHooks:
+      "misuse ops are valid only where the debug hooks are on (configure a *_debug name or setup_debug_hooks)"
+    case .misuseOfNullBlock(let ref):
+      "\(ref) is NULL (its request is refused), so it cannot be misused"
+    case .misuseOperand(let why):
+      why
     }
   }
 }
@@ -86,4 +115,6 @@ extension Program {
 
   /// True iff the program uses only the pymalloc family's ops (malloc, calloc, realloc, free).
   public var isPymallocFamily: Bool { ops.allSatisfy { $0.kind.isPymallocKind } }
+  /// True iff the program uses only the domains family's ops (an empty program is in every family).
+  public var isDomainsFamily: Bool { ops.allSatisfy { $0.kind.isDomainKind } }
 }

@@ -45,6 +45,8 @@ public struct ProgramState: Sendable {
   private var exitedAt: [Int: Int] = [:]
   /// Live blocks by home, so destroy and exit cost O(blocks moved).
   public private(set) var blocksByHome: [BlockHome: Set<Int>] = [:]
+  /// The domains family's static facts (ProgramState+Domains.swift).
+  public internal(set) var domains = DomainStatics()
 
   public init() {}
 
@@ -63,6 +65,7 @@ public struct ProgramState: Sendable {
   /// Throws without changing anything when the op is invalid here.
   public mutating func apply(_ op: Op, at index: Int) throws(ProgramError) {
     try check(op, at: index)
+    if case .domain(let d) = op { return applyDomain(d, at: index) }
     if let used = op.usedRef { consume(used.id, at: index) }
     switch op {
     case .malloc, .calloc, .realloc:
@@ -86,16 +89,20 @@ public struct ProgramState: Sendable {
       heapEndedAt[h.madeID!] = index
     case .free, .heapCollect, .heapVisit, .collect, .quiescent:
       break
+    case .domain:
+      preconditionFailure("applyDomain handles domain ops")
     }
   }
 
   /// Throws the first rule `op` breaks at `index`.
   public func check(_ op: Op, at index: Int) throws(ProgramError) {
     func fail(_ kind: ProgramError.Kind) -> ProgramError { ProgramError(opIndex: index, kind: kind) }
-    if let ref = op.usedRef {
+    if let ref = op.operandRef {
       guard ref.id >= 0, ref.id < blockHome.count else { throw fail(.undefinedRef(ref)) }
       if blockHome[ref.id] == nil { throw fail(.consumedRef(ref, consumedAt: consumedAt[ref.id] ?? -1)) }
+      if (domains.blocks[ref.id] != nil) != op.kind.isDomainKind { throw fail(.familyMix(ref)) }
     }
+    if case .domain(let d) = op { try checkDomain(d, at: index) }
     if let t = op.usedThread {
       guard t.id >= 0, t.id < threadAlive.count else { throw fail(.undefinedThread(t)) }
       guard threadAlive[t.id] else { throw fail(.deadThread(t, exitedAt: exitedAt[t.id] ?? -1)) }
@@ -126,12 +133,12 @@ public struct ProgramState: Sendable {
     }
   }
 
-  private mutating func define(home: BlockHome) {
+  mutating func define(home: BlockHome) {
     blockHome.append(home)
     blocksByHome[home, default: []].insert(blockHome.count - 1)
   }
 
-  private mutating func consume(_ id: Int, at index: Int) {
+  mutating func consume(_ id: Int, at index: Int) {
     if let home = blockHome[id] { blocksByHome[home]?.remove(id) }
     blockHome[id] = nil
     consumedAt[id] = index

@@ -9,6 +9,13 @@
 //            | "heap_delete(" heap ")" | "heap_collect(" heap [ "," "force" ] ")" | "heap_visit(" heap ")"
 //            | "heap_malloc(" heap "," num ")" | "heap_malloc_aligned(" heap "," num "," num ")"
 //            | "collect(" [ "force" ] ")" | "quiescent()"
+//            | "configure(" config ")" | "setup_debug_hooks()" | api "Malloc(" num ")" | api "Calloc(" num "," num ")"
+//            | api "Realloc(" ref "," num ")" | api "Free(" ref ")" | "write_past_end(" ref "," num "," num ")"
+//            | "write_before_start(" ref "," num "," num ")" | "write_after_free(" ref "," num "," num ")"
+//            | "double_free(" ref ")" | "free_wrong_domain(" ref "," domain ")" | "free_foreign(" domain ")"
+//            | "realloc_freed(" ref "," num ")" | "malloc_without_gil(" domain "," num ")"
+//     api   := "PyMem_Raw" | "PyMem_" | "PyObject_"    domain := "raw" | "mem" | "obj"
+//     config := "default" | "malloc" | "pymalloc" | "debug" | "malloc_debug" | "pymalloc_debug"
 //     ref   := "p" digits | "NULL"    thread := "t" digits    heap := "h" digits | "mem" | "object" | "gc" | "gc_pre"
 //     num   := digits | "0x" hexdigits
 
@@ -48,7 +55,8 @@ extension ProgramText {
         definedName = word
         word = scan.word()
       }
-      guard let kind = Op.Kind.allCases.first(where: { $0.name == word }) else {
+      let call = Self.domainCall(word)
+      guard let kind = call?.kind ?? Op.Kind.allCases.first(where: { $0.name == word && !$0.name.hasPrefix("domain_") }) else {
         throw fail(word.isEmpty ? .expected("an op name", found: scan.rest) : .unknownOp(word))
       }
       let definesSomething = kind.isAllocating || kind == .spawn || kind == .heapNew
@@ -58,7 +66,7 @@ extension ProgramText {
         let prefix: Character = kind == .spawn ? "t" : kind == .heapNew ? "h" : "p"
         guard definedName.first == prefix else { throw fail(.badName(definedName)) }
       }
-      guard scan.take("(") else { throw fail(.expected("\"(\" after \(kind.name)", found: scan.rest)) }
+      guard scan.take("(") else { throw fail(.expected("\"(\" after \(call == nil ? kind.name : word)", found: scan.rest)) }
 
       // Operands, in source order; refs are resolved but not consumed until the line is complete.
       func number() throws(ProgramTextError) -> UInt64 {
@@ -108,6 +116,24 @@ extension ProgramText {
         throw fail(.expected("force", found: token.isEmpty ? scan.rest : token))
       }
 
+      func byte() throws(ProgramTextError) -> UInt8 {
+        let n = try number()
+        guard n <= 0xFF else { throw fail(.expected("a byte value 0…255", found: "\(n)")) }
+        return UInt8(n)
+      }
+      func domain() throws(ProgramTextError) -> PyMemDomain {
+        let token = scan.word()
+        guard let d = PyMemDomain.allCases.first(where: { $0.textName == token }) else {
+          throw fail(.expected("a domain (raw, mem or obj)", found: token.isEmpty ? scan.rest : token))
+        }
+        return d
+      }
+      /// A block operand of a misuse: a live `pK`, never NULL.
+      func block() throws(ProgramTextError) -> (name: String, id: Int) {
+        guard let r = try ref() else { throw fail(.expected("a block name (a misuse needs a block)", found: "NULL")) }
+        return r
+      }
+
       let op: Op
       var used: (name: String, id: Int)?
       switch kind {
@@ -146,6 +172,56 @@ extension ProgramText {
         op = .heapMallocAligned(h, size: size, alignment: try number())
       case .collect: op = .collect(force: try force(afterComma: false))
       case .quiescent: op = .quiescent
+      case .configure:
+        let token = scan.word()
+        guard let c = DomainConfiguration.allCases.first(where: { $0.description == token }) else {
+          throw fail(.expected("a PYTHONMALLOC name (default, malloc, pymalloc, debug, malloc_debug, pymalloc_debug)",
+                               found: token.isEmpty ? scan.rest : token))
+        }
+        op = .domain(.configure(c))
+      case .setupDebugHooks: op = .domain(.setupDebugHooks)
+      case .domainMalloc: op = .domain(.malloc(call!.domain, size: try number()))
+      case .domainCalloc:
+        let count = try number()
+        try comma()
+        op = .domain(.calloc(call!.domain, count: count, size: try number()))
+      case .domainRealloc:
+        used = try ref()
+        try comma()
+        op = .domain(.realloc(call!.domain, used.map { BlockRef($0.id) }, size: try number()))
+      case .domainFree:
+        used = try ref()
+        op = .domain(.free(call!.domain, used.map { BlockRef($0.id) }))
+      case .writePastEnd, .writeBeforeStart, .writeAfterFree:
+        let b = try block()
+        try comma()
+        let n = try number()
+        try comma()
+        let value = try byte()
+        let r = BlockRef(b.id)
+        switch kind {
+        case .writePastEnd: op = .domain(.writePastEnd(r, count: UInt8(clamping: n), byte: value))
+        case .writeBeforeStart: op = .domain(.writeBeforeStart(r, count: UInt8(clamping: n), byte: value))
+        default:
+          used = b
+          op = .domain(.writeAfterFree(r, offset: n, byte: value))
+        }
+      case .doubleFree:
+        used = try block()
+        op = .domain(.doubleFree(BlockRef(used!.id)))
+      case .freeWrongDomain:
+        used = try block()
+        try comma()
+        op = .domain(.freeWrongDomain(BlockRef(used!.id), try domain()))
+      case .freeForeign: op = .domain(.freeForeign(try domain()))
+      case .reallocFreed:
+        used = try block()
+        try comma()
+        op = .domain(.reallocFreed(BlockRef(used!.id), size: try number()))
+      case .mallocWithoutGIL:
+        let d = try domain()
+        try comma()
+        op = .domain(.mallocWithoutGIL(d, size: try number()))
       }
       guard scan.take(")") else { throw fail(.expected("\")\"", found: scan.rest)) }
       let rest = scan.rest
@@ -168,6 +244,17 @@ extension ProgramText {
         }
       }
       ops.append(op)
+    }
+
+    /// `PyMem_RawMalloc` … `PyObject_Free`: the domains family's clean calls by their C names.
+    static func domainCall(_ word: String) -> (kind: Op.Kind, domain: PyMemDomain)? {
+      for d in PyMemDomain.allCases {
+        for (call, kind) in [("Malloc", Op.Kind.domainMalloc), ("Calloc", .domainCalloc), ("Realloc", .domainRealloc),
+                             ("Free", .domainFree)] where word == d.function(call) {
+          return (kind, d)
+        }
+      }
+      return nil
     }
 
     private func isName(_ token: String, prefix: Character) -> Bool {

@@ -9,7 +9,8 @@
 //     free(p0)
 //
 // The heaps family adds lines such as `t1 = spawn()`, `thread(t1)`, `h0 = heap_new()`,
-// `p1 = heap_malloc(h0, 24)`, `heap_destroy(h0)`, `exit()` (grammar in ProgramText+Parser.swift).
+// `p1 = heap_malloc(h0, 24)`, `heap_destroy(h0)`, `exit()`; the domains family `configure(pymalloc_debug)`,
+// `p0 = PyObject_Malloc(16)`, `write_past_end(p0, 1, 0x78)`, `PyObject_Free(p0)` (grammar in ProgramText+Parser.swift).
 
 /// Render and parse the text form. `parse(render(p)) == p` for every valid program `p`.
 public enum ProgramText {
@@ -73,6 +74,7 @@ public enum ProgramText {
       case .heapMallocAligned(let h, let size, let alignment): "heap_malloc_aligned(\(h), \(size), \(alignment))"
       case .collect(let force): force ? "collect(force)" : "collect()"
       case .quiescent: "quiescent()"
+      case .domain(let d): d.text
       }
     guard let definedName else { return call }
     return "\(definedName) = \(call)"

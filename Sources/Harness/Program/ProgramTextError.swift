@@ -50,7 +50,7 @@ public struct ProgramTextError: Error, Hashable, Sendable, CustomStringConvertib
     case .missingHeader:
       "expected the header \"\(ProgramText.header)\" as the first non-blank line"
     case .unknownOp(let name):
-      "unknown op \"\(name)\"; expected malloc, calloc, realloc or free (heaps family: spawn, thread, exit, heap_new, heap_destroy, heap_delete, heap_collect, heap_visit, heap_malloc, heap_malloc_aligned, collect, quiescent)"
+      "unknown op \"\(name)\"; expected malloc, calloc, realloc or free (heaps family: spawn, thread, exit, heap_new, heap_destroy, heap_delete, heap_collect, heap_visit, heap_malloc, heap_malloc_aligned, collect, quiescent; domains family: configure, setup_debug_hooks, PyMem_RawMalloc … PyObject_Free, write_past_end, write_before_start, write_after_free, double_free, free_wrong_domain, free_foreign, realloc_freed, malloc_without_gil)"
     case .badNumber(let token):
       "bad number \"\(token)\"; expected decimal digits or 0x followed by hex digits"
     case .overflow(let token):

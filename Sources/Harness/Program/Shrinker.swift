@@ -1,7 +1,7 @@
 // Shrinker.swift — test-case reduction for op programs: ``Shrinker/shrink(_:maxAttempts:stillFails:)``
 // returns the smallest failing ``Program`` it can reach, as a ``ShrinkResult``. Four passes run in turn
 // until none improves (or the attempt budget runs out): chunk deletion, allocation deletion, op
-// simplification and number shrinking. Every candidate is built by a validity-preserving edit
+// simplification and number shrinking (domains family: values its size and misuse rules reject are skipped). Every candidate is built by a validity-preserving edit
 // (``Program/removingOps(at:)``, ``Program/removingAllocation(_:)``, or a same-shape op swap) and is
 // re-checked with ``Program/isValid`` before the predicate sees it. Deterministic: no randomness.
 
@@ -120,6 +120,11 @@ public struct Shrinker {
           simpler = .heapMalloc(h, size: size)
         case .heapMalloc(_, let size):
           simpler = .malloc(size: size)
+        case .domain(.calloc(let d, let count, let size)):
+          guard let bytes = DomainSizes.product(count, size) else { continue }
+          simpler = .domain(.malloc(d, size: bytes))
+        case .domain(.realloc(let d, _, let size)):
+          simpler = .domain(.malloc(d, size: size))
         default:
           continue
         }
@@ -138,6 +143,8 @@ public struct Shrinker {
           for value in Self.smallerValues(than: n) {
             var candidate = current
             candidate.ops[index] = current.ops[index].replacingField(field, with: value)
+            // The domains family bounds some numbers (sizes, misuse counts, offsets): skip values it rejects.
+            if candidate.ops[index].kind.isDomainKind && !candidate.isValid { continue }
             if attempt(candidate, stillFails) || exhausted { break }
           }
         }
@@ -198,6 +205,16 @@ extension Program {
       case .spawn, .switchThread, .exitThread, .heapNew, .heapDestroy, .heapDelete, .heapCollect, .heapVisit, .collect,
         .quiescent:
         key.complexity += 1
+      case .domain(let d):
+        switch d {
+        case .malloc(_, let n), .realloc(_, _, let n), .reallocFreed(_, let n), .mallocWithoutGIL(_, let n):
+          key.requestedBytes = saturatingSum(key.requestedBytes, UInt128(n))
+        case .calloc(_, let c, let n):
+          key.requestedBytes = saturatingSum(key.requestedBytes, UInt128(c) * UInt128(n))
+        default: break
+        }
+        // Clean calls as in the other families; a misuse or configuration step is one more.
+        key.complexity += (d.operand == nil ? 0 : 1) + (d.kind == .domainCalloc || d.kind == .domainRealloc || d.isMisuse ? 1 : 0)
       }
       key.fieldSum += op.fields.reduce(UInt128(0)) { $0 + UInt128($1) }
     }

@@ -42,7 +42,8 @@ public enum CLIError: Error, Equatable, CustomStringConvertible {
     case .badCount(let option, let text): "bad value \"\(text)\" for \(option); expected a whole number ≥ 1"
     case .unknownBug(let name):
       "unknown bug \"\(name)\"; valid bugs: pymalloc: \(PymallocBug.allCases.map(\.rawValue).joined(separator: ", ")); "
-        + "mimalloc (heaps family): \(MimallocBug.allCases.map(\.rawValue).joined(separator: ", "))"
+        + "mimalloc (heaps family): \(MimallocBug.allCases.map(\.rawValue).joined(separator: ", ")); "
+        + "domains (domains family): \(DomainBug.allCases.map(\.rawValue).joined(separator: ", "))"
     case .unknownFamily(let name):
       "unknown family \"\(name)\"; expected \(ProgramFamily.allCases.map(\.rawValue).joined(separator: " or "))"
     case .unknownProfile(let name):
@@ -62,36 +63,51 @@ public enum ProgramFamily: String, CaseIterable, Sendable {
   case pymalloc
   /// Logical threads and heaps on the reference mimalloc (issue 3).
   case heaps
+  /// PyMem domains, debug hooks and misuse ops (issue 4).
+  case domains
 
   /// The oracle that checks everything this family can break.
-  public var fullOracle: OracleConfig { self == .heaps ? .heaps : .full }
+  public var fullOracle: OracleConfig {
+    switch self {
+    case .pymalloc: .full
+    case .heaps: .heaps
+    case .domains: .domains
+    }
+  }
 }
 
 /// A seeded bug of either reference allocator, by its command-line name.
 public enum SeededBug: Hashable, Sendable {
   case pymalloc(PymallocBug)
   case mimalloc(MimallocBug)
+  case domain(DomainBug)
 
   public var name: String {
     switch self {
     case .pymalloc(let b): b.rawValue
     case .mimalloc(let b): b.rawValue
+    case .domain(let b): b.rawValue
     }
   }
+  /// The check that catches the bug (a domain bug: the D rule that catches it from programs).
   public var caughtBy: String {
     switch self {
     case .pymalloc(let b): b.caughtBy
     case .mimalloc(let b): b.caughtBy
+    case .domain(let b): CLISupport.domainRule(of: b) ?? b.caughtBy
     }
   }
   public var family: ProgramFamily {
-    if case .mimalloc = self { return .heaps }
-    return .pymalloc
+    switch self {
+    case .pymalloc: .pymalloc
+    case .mimalloc: .heaps
+    case .domain: .domains
+    }
   }
 }
 
 public enum CLISupport {
-  /// `pymalloc` or `heaps`.
+  /// `pymalloc`, `heaps` or `domains`.
   public static func parseFamily(_ name: String) throws(CLIError) -> ProgramFamily {
     guard let f = ProgramFamily(rawValue: name) else { throw .unknownFamily(name) }
     return f
@@ -101,6 +117,7 @@ public enum CLISupport {
   public static func parseAnyBug(_ name: String) throws(CLIError) -> SeededBug {
     if let b = PymallocBug(rawValue: name) { return .pymalloc(b) }
     if let b = MimallocBug(rawValue: name) { return .mimalloc(b) }
+    if let b = DomainBug(rawValue: name) { return .domain(b) }
     throw .unknownBug(name)
   }
 
@@ -210,6 +227,15 @@ public enum CLISupport {
   /// Profile names as ``FailureReport/replayCommand(_:bug:)`` prints them (`arenaChurn`).
   public static var profileNames: [String] { ProgramGenerator.SizeProfile.allCases.map { "\($0)" } }
 
+  /// Profiles of the domains family (`clean`, `misuse`, `edges`).
+  public static func parseDomainsProfile(_ name: String) throws(CLIError) -> DomainsProgramGenerator.Profile {
+    guard let p = DomainsProgramGenerator.Profile.allCases.first(where: { "\($0)" == name }) else {
+      throw .usage("unknown domains-family profile \"\(name)\"; valid profiles: "
+        + DomainsProgramGenerator.Profile.allCases.map { "\($0)" }.joined(separator: ", "))
+    }
+    return p
+  }
+
   /// Profiles of the heaps family (`crossThread`, `fullPages`, …).
   public static func parseHeapsProfile(_ name: String) throws(CLIError) -> HeapsProgramGenerator.Profile {
     guard let p = HeapsProgramGenerator.Profile.allCases.first(where: { "\($0)" == name }) else {
@@ -290,7 +316,7 @@ public enum CLISupport {
     if let first, ProgramText.trimmed(first).hasPrefix("# alloc-check program") { return .text }
     let printable = bytes.allSatisfy { (0x20..<0x7F).contains($0) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
     guard printable, !bytes.isEmpty else { return .binary }
-    return ["malloc(", "calloc(", "realloc(", "free("].contains { text.contains($0) } ? .text : .binary
+    return ["malloc(", "calloc(", "realloc(", "free(", "Malloc(", "Free(", "configure("].contains { text.contains($0) } ? .text : .binary
   }
 
   /// A program read from a file.
@@ -309,7 +335,7 @@ public enum CLISupport {
   public static func loadProgram(_ bytes: [UInt8], name: String, family: ProgramFamily = .pymalloc) throws(CLIError) -> LoadedProgram {
     switch programFileKind(bytes) {
     case .binary:
-      let program = family == .heaps ? OpDecoder.decodeHeaps(bytes) : OpDecoder.decodePymalloc(bytes)
+      let program = decode(bytes, family: family)
       return LoadedProgram(program: program, kind: .binary, seedComment: nil, family: family)
     case .text:
       let document: ProgramText.Document
@@ -323,8 +349,26 @@ public enum CLISupport {
         return try? parseSeed(String(ProgramText.trimmed(c.dropFirst(5))))
       }.first
       var fileFamily = document.family.flatMap(ProgramFamily.init(rawValue:)) ?? family
-      if !document.program.isPymallocFamily { fileFamily = .heaps }
+      if !document.program.isPymallocFamily { fileFamily = document.program.isDomainsFamily ? .domains : .heaps }
       return LoadedProgram(program: document.program, kind: .text, seedComment: seed, family: fileFamily)
+    }
+  }
+
+  /// `bytes` decoded with `family`'s binary format.
+  public static func decode(_ bytes: [UInt8], family: ProgramFamily) -> Program {
+    switch family {
+    case .pymalloc: OpDecoder.decodePymalloc(bytes)
+    case .heaps: OpDecoder.decodeHeaps(bytes)
+    case .domains: OpDecoder.decodeDomains(bytes)
+    }
+  }
+
+  /// The canonical bytes of a valid `program` of `family`.
+  public static func encode(_ program: Program, family: ProgramFamily) -> [UInt8] {
+    switch family {
+    case .pymalloc: OpEncoder.encodePymalloc(program)
+    case .heaps: OpEncoder.encodeHeaps(program)
+    case .domains: OpEncoder.encodeDomains(program)
     }
   }
 

@@ -1,0 +1,59 @@
+// DomainsAdapter.swift — what the domains family runs on: a fresh ``PyMemDomains`` (a release build,
+// `PYTHONMALLOC` unset) per run, with the options the domain rules rely on — serial numbers on (D5) and a
+// C-heap quarantine, so a block freed a moment ago is still readable (D4) and a double free or realloc of
+// it reads 0xDD instead of glibc's free-list words (predictable instead of a wild read) — and any seeded
+// ``DomainBug``s. Fatal errors of the hooks are captured, never printed-and-aborted.
+//
+// It is an ``AllocatorAdapter`` so every tool that takes one (fuzz targets, `run`, `shrink`, the hunt) can
+// hold it: ``Executor/run(_:on:config:)`` hands it to ``DomainsExecutor``. Its own malloc … free are
+// `PyMem_Malloc` … `PyMem_Free` (MEM); it answers no pool, statistics or invariant questions.
+
+import AllocUnderTest
+import Oracle
+
+public final class DomainsAdapter: AllocatorAdapter {
+  public let bugs: Set<DomainBug>
+  public let options: PyMemOptions
+  /// Fatal errors captured during the current run, in order.
+  public private(set) var fatals: [PyFatalError] = []
+  /// The instance of the current run (made by ``reset()``).
+  public private(set) var domains: PyMemDomains
+
+  public init(bugs: Set<DomainBug> = [], options: PyMemOptions = DomainsAdapter.defaultOptions) {
+    self.bugs = bugs
+    self.options = options
+    domains = try! PyMemDomains(options: options, bugs: bugs)  // "" (the build default) is always accepted
+    capture()
+  }
+
+  /// Serial numbers on; 16 freed C-heap blocks stay readable.
+  public static let defaultOptions = PyMemOptions(serialNumbers: true, mallocQuarantine: 16)
+
+  public var name: String { bugs.isEmpty ? "domains" : "domains+" + bugs.map(\.rawValue).sorted().joined(separator: "+") }
+
+  /// A fresh instance, with fatal errors captured.
+  public func reset() {
+    domains = try! PyMemDomains(options: options, bugs: bugs)
+    fatals = []
+    capture()
+  }
+
+  private func capture() {
+    domains.onFatal = { [unowned self] error in self.fatals.append(error) }
+  }
+
+  // MARK: AllocatorAdapter (PyMem_* on MEM; no pools, statistics or invariants of its own)
+
+  public func malloc(_ n: UInt64) -> Int? { domains.mallocAddress(.mem, n) }
+  public func calloc(_ count: UInt64, _ size: UInt64) -> Int? { domains.callocAddress(.mem, count, size) }
+  public func realloc(_ address: Int?, _ n: UInt64) -> Int? { domains.reallocAddress(.mem, address, n) }
+  public func free(_ address: Int?) { domains.freeAddress(.mem, address) }
+  public func usableSize(_ address: Int) -> Int { 0 }
+  public func ownsSmall(_ address: Int) -> Bool { false }
+  public func isAllocated(_ address: Int) -> Bool? { nil }
+  public var injectedFaults: Int { 0 }
+  public func snapshot() -> StatsSnapshot? { nil }
+  public func statsText() -> String? { nil }
+  public func checkInvariants() -> [(id: String, detail: String)] { [] }
+  public var mappedBytes: Int { 0 }
+}
