@@ -26,7 +26,7 @@ struct DomainsPropertyTests {
       let verdict = DomainsExecutor.run(program, on: adapter, config: ExecutorConfig(oracle: .domains, runSeed: s, recordTrace: false))
       for m in verdict.misuses { misuses[m.status, default: 0] += 1 }
       if let v = verdict.violation {
-        let f = BugHunt.shrink(seed: s, generator: generator, program: program, violation: v, domains: adapter, oracle: .domains)
+        let f = BugHunt.shrink(seed: s, generator: generator, program: program, violation: v, adapter: adapter, oracle: .domains)
         Issue.record("\(FailureReport.render(f))")
         return
       }

@@ -50,7 +50,7 @@ struct DomainsQualityTests {
     for (g, n) in domainsHuntPlan where found == nil {
       generator = g
       var last = 0
-      found = BugHunt.search(seed: seed, indices: 0..<n, generator: g, domains: buggy, oracle: oracle,
+      found = BugHunt.search(seed: seed, indices: 0..<n, generator: g, adapter: buggy, oracle: oracle,
                              accept: { $0.rule == c.rule.rawValue }, progress: { k, _ in last = k })
       tried += found == nil ? n : last + 1
     }
@@ -60,7 +60,7 @@ struct DomainsQualityTests {
     #expect(clean.passed, "program \(FailureReport.hex(hit.seed)) also fails without the bug: \(String(describing: clean.violation))")
 
     let finding = BugHunt.shrink(seed: hit.seed, generator: generator, program: hit.program, violation: hit.violation,
-                                 domains: buggy, oracle: oracle, maxAttempts: 400)
+                                 adapter: buggy, oracle: oracle, maxAttempts: 400)
     #expect(finding.shrunkViolation.rule == c.rule.rawValue)
     let text = FailureReport.programText(finding)
     let replayed = DomainsExecutor.run(try ProgramText.parse(text), on: buggy, config: ExecutorConfig(oracle: oracle, runSeed: hit.seed))
