@@ -27,7 +27,7 @@ private func misuses(for domain: PyMemDomain) -> [Misuse] {
    .writeBeforeStart(count: 1, byte: 0x00), .writeBeforeStart(count: 7, byte: 0xFD),
    .writeBeforeStart(count: 8, byte: 0x41), .writeBeforeStart(count: 8, byte: UInt8(ascii: "m")),
    .writeBeforeStart(count: 16, byte: 0xEE), .writeAfterFree(offset: 0, byte: 0x11),
-   .doubleFree, .reallocFreed(size: 32), .freeForeignPointer]
+   .doubleFree, .reallocFreed(size: 32), .freeForeignPointer, .freeForeignInZeroedBuffer]
     + PyMemDomain.allCases.filter { $0 != domain }.map { .freeThroughWrongDomain($0) }
     + PyMemDomain.allCases.map { .mallocWithoutGIL($0) }
 }
@@ -82,6 +82,13 @@ private func perform(_ c: MisuseCase, bugs: Set<DomainBug> = []) throws -> [PyFa
     let foreign = Glibc.malloc(48)
     defer { Glibc.free(foreign) }
     d.free(c.domain, foreign)
+  case .freeForeignInZeroedBuffer:
+    let size = MisusePrediction.foreignBufferSize
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+    buffer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+    defer { buffer.deallocate() }
+    d.vouchReadable(Int(bitPattern: buffer)..<(Int(bitPattern: buffer) + size))
+    d.free(c.domain, buffer + MisusePrediction.foreignOffset)
   case .mallocWithoutGIL(let domain):
     d.gilHeld = { false }
     let q = d.malloc(domain, 10)

@@ -20,6 +20,10 @@ public enum Misuse: Sendable, Hashable, Codable {
   case freeThroughWrongDomain(PyMemDomain)
   /// A pointer this instance never made is freed through the block's domain.
   case freeForeignPointer
+  /// Like ``freeForeignPointer``, but the pointer lies ``foreignOffset`` bytes into a zeroed buffer of
+  /// ``foreignBufferSize`` bytes that the caller owns and vouches for (``PyMemDomains/vouchReadable(_:)``), so
+  /// every byte CPython's check and dump read is defined: zeros.
+  case freeForeignInZeroedBuffer
   /// The freed block is passed to realloc.
   case reallocFreed(size: UInt)
   /// A malloc in this domain while the GIL is released (test_pymem_malloc_without_gil).
@@ -114,6 +118,10 @@ public enum MisuseOutcome: Sendable, Hashable {
 }
 
 public enum MisusePrediction {
+  /// The zeroed buffer of ``Misuse/freeForeignInZeroedBuffer``: its size and where in it the pointer lies.
+  public static let foreignBufferSize = 64
+  public static let foreignOffset = 32
+
   /// The predicted outcome of `misuse` on `subject`. `checkedBy` is the call after a write misuse.
   public static func predict(_ misuse: Misuse, on subject: MisuseSubject, checkedBy: CheckingCall = .free)
     -> MisuseOutcome {
@@ -197,6 +205,14 @@ public enum MisusePrediction {
     case .freeForeignPointer:
       guard hooked else { return .undetected("no debug hooks: the backing gets a pointer it never made") }
       return .wildRead("CPython reads the 16 bytes before a pointer it never made")
+
+    case .freeForeignInZeroedBuffer:
+      // The id byte p[-8] reads 0, which is no domain's id: the first check fails. The dump that precedes
+      // the line reads the size field (0, so no data bytes) and the 8 trailing pad bytes at p: all inside
+      // the buffer (offset 32 ≥ 16 before, 32 ≥ 8 after).
+      guard hooked else { return .undetected("no debug hooks: the backing gets a pointer it never made") }
+      return .fatal(line: fatal("_PyMem_DebugRawFree", badID(found: 0, expected: id)), at: .atMisuse,
+                    dumpMayCrash: false)
 
     case .mallocWithoutGIL(let domain):
       guard domain != .raw else { return .undetected("RAW may be called without the GIL") }

@@ -44,6 +44,8 @@ public final class PyMemDomains {
   /// `_PyRuntime.allocators.debug.{raw,mem,obj}`.
   let debugContexts: [DebugHooks]
   let rawForwarder: RawDomainForwarder
+  /// Ranges vouched for by ``vouchReadable(_:)``.
+  var vouched: [Range<Int>] = []
   /// `_testcapi.set_nomemory` state (NoMemoryHooks.swift).
   var noMemory: NoMemoryHooks? = nil
 
@@ -162,8 +164,13 @@ public final class PyMemDomains {
     for backing in mimallocBackings.values {
       if let range = backing.readableRange(around: address) { return range }
     }
-    return nil
+    return vouched.first { $0.contains(address) }
   }
+
+  /// Model-only: the caller vouches that `range` is mapped, readable and its own (a harness buffer around a
+  /// foreign pointer), so the hooks may read it where CPython would. Until ``forgetVouched()``.
+  public func vouchReadable(_ range: Range<Int>) { vouched.append(range) }
+  public func forgetVouched() { vouched.removeAll() }
 
   // MARK: Hook policy
 

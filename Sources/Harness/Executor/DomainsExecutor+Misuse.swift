@@ -82,13 +82,16 @@ extension DomainsExecutor {
       if stopped != nil, adapter.fatals.count > before { abandoned.append(b) }  // the hooks kept it
       return v
     case .freeForeign(let d):
-      // 64 bytes of our own, freed at their middle: whatever the hooks read around the pointer is mapped.
-      let buffer = MemoryAccess.allocateForeign(count: 64)
+      // A zeroed buffer of our own, freed at its middle and vouched for: what the hooks read around the
+      // pointer is defined (zeros), so the outcome is exact, not a wild read.
+      let size = MisusePrediction.foreignBufferSize
+      let buffer = MemoryAccess.allocateForeign(count: size)
       foreign.append(buffer)
-      let predicted = MisusePrediction.predict(.freeForeignPointer, on: MisuseSubject(
+      domains.vouchReadable(buffer..<(buffer + size))
+      let predicted = MisusePrediction.predict(.freeForeignInZeroedBuffer, on: MisuseSubject(
         domain: d, size: 0, hookedDomains: hooked ? Set(PyMemDomain.allCases) : [], storage: .cHeap, afterFree: .stillMapped))
       let before = adapter.fatals.count
-      domains.freeAddress(d, buffer + 32)
+      domains.freeAddress(d, buffer + MisusePrediction.foreignOffset)
       record(i, op.text, "returned")
       return settle(i, op.text, predicted, before: before)
     case .mallocWithoutGIL(let d, let n):

@@ -80,6 +80,7 @@ public struct DomainsExecutor {
     adapter.reset()
     var e = DomainsExecutor(adapter: adapter, config: config)
     let violation = e.runAll(program)
+    adapter.domains.forgetVouched()
     for f in e.foreign { MemoryAccess.freeForeign(f) }
     if violation == nil, e.stopped != nil { e.releaseUntouched() }
     if let why = e.stopped, violation == nil { e.record(program.ops.count, "# run stopped", why) }
