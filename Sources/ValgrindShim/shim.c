@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__has_include)
+// AC_NO_VALGRIND forces the empty variant (a build check of it: clang -fsyntax-only -DAC_NO_VALGRIND).
+#if defined(__has_include) && !defined(AC_NO_VALGRIND)
 #if __has_include(<valgrind/memcheck.h>) && __has_include(<valgrind/helgrind.h>) && __has_include(<valgrind/drd.h>)
 #define AC_HAVE_VALGRIND 1
 #endif
