@@ -6,8 +6,9 @@
 //   which opens the word and closes it again, so any *other* access to a free block is reported.
 //   Happens-before — Helgrind and DRD understand pthread primitives only; Swift's `Atomic` and the futex
 //   under `Mutex` are invisible to them. ``HappensBefore`` adds the edges those primitives create.
-// Outside Valgrind every call is a short C call that does nothing; without Valgrind's headers the shim
-// compiles to empty functions. No state here.
+// Outside Valgrind every annotation returns at one cached check (``Memcheck/active``, read once) before any
+// C call, so the allocators' hot paths (free-list links, frees, the cross-thread CASes) pay a load and a
+// branch; without Valgrind's headers the shim compiles to empty functions. No other state here.
 import ValgrindShim
 
 public enum Memcheck {
@@ -17,11 +18,13 @@ public enum Memcheck {
   public static var running: Bool { ac_vg_running() != 0 }
   /// Errors memcheck reported so far (0 under other tools or outside Valgrind).
   public static var errorCount: Int { Int(ac_mc_count_errors()) }
+  /// ``running``, asked once: the guard of every annotation (a process cannot come under Valgrind later).
+  public static let active = running
 
   /// A pool comes to life at `anchor` (an arena or page start); its bytes `[anchor, anchor + size)` are
   /// made inaccessible until blocks are handed out of it.
   static func createPool(_ anchor: UInt, inaccessible size: Int) {
-    guard let p = pointer(anchor) else { return }
+    guard active, let p = pointer(anchor) else { return }
     ac_mc_create_pool(p)
     ac_mc_make_noaccess(p, size)
   }
@@ -29,28 +32,28 @@ public enum Memcheck {
   /// The pool at `anchor` is gone (its chunks with it); its bytes become plain mapped memory again, with
   /// `[anchor, anchor + size)` made accessible-undefined for whatever reuses them.
   static func destroyPool(_ anchor: UInt, size: Int) {
-    guard let p = pointer(anchor) else { return }
+    guard active, let p = pointer(anchor) else { return }
     ac_mc_destroy_pool(p)
     ac_mc_make_undefined(p, size)
   }
 
   /// A block of `size` bytes at `block` is handed out of the pool at `anchor`.
   static func allocated(_ block: UInt, size: Int, pool anchor: UInt) {
-    guard let p = pointer(anchor), let b = pointer(block) else { return }
+    guard active, let p = pointer(anchor), let b = pointer(block) else { return }
     ac_mc_pool_alloc(p, b, size)
   }
 
   /// The block at `block` goes back to the pool at `anchor` (memcheck reports it if it was not handed
   /// out: a double free or a wild pointer).
-  static func freed(_ block: UInt, pool anchor: UInt) {
-    guard let p = pointer(anchor), let b = pointer(block) else { return }
+  static func freed(_ block: @autoclosure () -> UInt, pool anchor: UInt) {
+    guard active, let p = pointer(anchor), let b = pointer(block()) else { return }
     ac_mc_pool_free(p, b)
   }
 
   /// Makes `[address, address + size)` accessible and defined: allocator metadata stored in pool memory (a
   /// pymalloc pool header), or a block the allocator has just zeroed.
   static func defined(_ address: UInt, size: Int) {
-    guard let p = pointer(address) else { return }
+    guard active, let p = pointer(address) else { return }
     ac_mc_make_defined(p, size)
   }
 
@@ -58,7 +61,7 @@ public enum Memcheck {
   /// Only for blocks the allocator knows to be free (or about to be handed out, before ``allocated``).
   @inline(__always)
   static func linkWord<R>(_ block: UInt, _ body: () -> R) -> R {
-    guard let p = pointer(block) else { return body() }
+    guard active, let p = pointer(block) else { return body() }
     ac_mc_make_defined(p, 8)
     defer { ac_mc_make_noaccess(p, 8) }
     return body()
@@ -71,11 +74,11 @@ public enum Memcheck {
 /// when `AC_VALGRIND_TOOL` names one of them (scripts/stress-valgrind sets it).
 public enum HappensBefore {
   /// Everything this thread did so far happens before whatever follows a later ``after(_:)`` on `key`.
-  @inline(__always) public static func before(_ key: UInt) {
-    if let p = UnsafeRawPointer(bitPattern: key) { ac_hb_before(p) }
+  @inline(__always) public static func before(_ key: @autoclosure () -> UInt) {
+    if Memcheck.active, let p = UnsafeRawPointer(bitPattern: key()) { ac_hb_before(p) }
   }
-  @inline(__always) public static func after(_ key: UInt) {
-    if let p = UnsafeRawPointer(bitPattern: key) { ac_hb_after(p) }
+  @inline(__always) public static func after(_ key: @autoclosure () -> UInt) {
+    if Memcheck.active, let p = UnsafeRawPointer(bitPattern: key()) { ac_hb_after(p) }
   }
   /// The key of a class instance (its address), plus `field` to tell apart several edges of one object.
   @inline(__always) public static func key(_ object: AnyObject, field: UInt = 0) -> UInt {
