@@ -21,7 +21,7 @@ import Glibc
 /// exported) and read chunk headers ASan never wrote — 472 usable bytes for a malloc(600). Linking by name
 /// picks the interceptor, which answers for ASan's own blocks.
 @_silgen_name("malloc_usable_size")
-private func glibcMallocUsableSize(_ p: UnsafeMutableRawPointer?) -> Int
+func glibcMallocUsableSize(_ p: UnsafeMutableRawPointer?) -> Int
 
 /// A C-style heap. Sizes are byte counts ≥ 0; nil means "no memory" and leaves the heap unchanged.
 public protocol RawAllocator: AnyObject {
