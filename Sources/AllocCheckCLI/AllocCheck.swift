@@ -6,6 +6,7 @@
 import ArgumentParser
 import Foundation
 import Harness
+import AllocUnderTest
 
 @main
 struct AllocCheck: ParsableCommand {
@@ -18,7 +19,7 @@ struct AllocCheck: ParsableCommand {
       Timings are only meaningful in a release build: swift run -c release alloc-check …
       """,
     subcommands: [
-      RunCommand.self, SoakCommand.self, ShrinkCommand.self, StatsCommand.self, BenchCommand.self,
+      RunCommand.self, DiffCommand.self, SoakCommand.self, ShrinkCommand.self, StatsCommand.self, BenchCommand.self,
       DecodeCommand.self, EncodeCommand.self, BugsCommand.self, RulesCommand.self,
       StressCommand.self, FuzzCommand.self, ReproCommand.self, MinimizeCommand.self, MergeCommand.self, ReportCommand.self, SeedsCommand.self,
       ValgrindCheckCommand.self,
@@ -28,6 +29,7 @@ struct AllocCheck: ParsableCommand {
   /// Parses and runs one subcommand. Departs from `ParsableCommand.main()` only in exit codes: usage
   /// errors exit 2 (not EX_USAGE, 64), like every other bad input, with a one-line message.
   static func main() {
+    reexecForJemallocIfNeeded()
     do {
       var command = try parseAsRoot()
       try command.run()
@@ -41,4 +43,17 @@ struct AllocCheck: ParsableCommand {
                      + " (see alloc-check help\(sub.map { " " + $0 } ?? ""))")
     }
   }
+}
+
+/// jemalloc's initial-exec TLS fits a dlopen'ed copy only if the loader kept spare static TLS, which a glibc
+/// tunable read at process start decides: a command that names jemalloc re-executes itself once with it.
+private func reexecForJemallocIfNeeded() {
+  let env = ProcessInfo.processInfo.environment
+  guard CommandLine.arguments.contains(where: { $0.contains("jemalloc") }),
+        !(env["GLIBC_TUNABLES"] ?? "").contains("optional_static_tls") else { return }
+  let tunables = [env["GLIBC_TUNABLES"], PeerLibrary.staticTLSTunable].compactMap { $0 }.filter { !$0.isEmpty }
+  setenv("GLIBC_TUNABLES", tunables.joined(separator: ":"), 1)
+  let args = CommandLine.arguments.map { strdup($0) } + [nil]
+  execv("/proc/self/exe", args)
+  // execv returned: carry on without the tunable; loading jemalloc then says how to start the process.
 }

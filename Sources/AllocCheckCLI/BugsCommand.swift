@@ -57,6 +57,10 @@ struct BugsCommand: ParsableCommand {
     case .skipArenaResort: "Case 3 of insert_to_freepool (re-sort after lastnf) is skipped"
     case .radixNotUnmarked: "a released arena is not unmarked in the arena map"
     case .highwaterNotUpdated: "the arena highwater mark is never raised"
+    case .reallocShrinkThresholdHalf: "fidelity (diff --peer cpython): realloc keeps a block that shrinks by up to half in place"
+    case .freeListFIFO: "fidelity (diff --peer cpython): freed blocks join the tail of the pool's free list"
+    case .releaseLastFreeArena: "fidelity (diff --peer cpython): the last wholly free arena is released (bpo-37257 undone)"
+    case .statsQuantizationWrong: "fidelity (diff --peer cpython): the stats text's quantization line ignores the pool header"
     }
   }
 }

@@ -74,6 +74,14 @@ struct RulesCommand: ParsableCommand {
     case .contentKept: ("L2", "O(N)", "a failed realloc that leaves its erased bytes dead")
     case .allocatorName: ("L1", "O(1)", "debug hooks installed twice")
     case .nullIffRefused: ("L1", "O(1)", "RAW passing size 0 to C (realloc(p, 0) frees p)")
+    case .sameOutcome: ("L1", "O(1)", "a changed in-place realloc threshold or routing limit (fidelity)")
+    case .samePlacement: ("L1", "O(1)", "a changed free-list or pool-reuse order (fidelity)")
+    case .sameArenas: ("L2", "O(arenas)", "a changed arena release or ordering policy (fidelity)")
+    case .sameStatistics: ("L2", "O(classes)", "a stats printer that drifts from CPython's (fidelity)")
+    case .sameUsableSize: ("L1", "O(1)", "a changed bin table or size rounding (fidelity)")
+    case .sameHeapWalk: ("L2", "O(heap)", "a heap walk or destroy/delete that differs from libmimalloc (fidelity)")
+    case .sameContainment: ("L2", "O(heaps)", "pages filed under another heap than libmimalloc's (fidelity)")
+    case .sameDiagnostic: ("L1", "O(dump)", "a hook message, check order or dump format CPython does not print (fidelity)")
     }
   }
 }

@@ -31,7 +31,7 @@ struct RunCommand: ParsableCommand {
       try ProgramFiles.write(ProgramText.render(src.program, family: src.family.rawValue, comments: ["seed: \(hex(src.runSeed))", "from: \(src.origin)"]), to: save)
       Console.out("wrote the program to \(save)")
     }
-    let verdict = Executor.run(src.program, on: alloc.makeAdapter(for: src.family),
+    let verdict = Executor.run(src.program, on: try alloc.makeAdapter(for: src.family),
                                config: ExecutorConfig(oracle: alloc.oracle, runSeed: src.runSeed))
     let ops = src.program.ops
     if ops.count <= Self.fullListingLimit {

@@ -89,8 +89,11 @@ struct AllocatorOptions: ParsableArguments {
   var rawFaults: String = "never"
   @Option(help: "Checks in force: all, none, or a comma list such as O4,O5,PM2 (see alloc-check rules).")
   var checks: String = "all"
+  @Option(help: "Allocator under test: reference (the Swift models, default), cpython (CPython 3.11's pymalloc), cpython-debug (its debug hooks; domains family), mimalloc (libmimalloc 2.0.9; heaps family), glibc or jemalloc (pymalloc family, generic rules).")
+  var allocator: String = "reference"
 
   struct Resolved {
+    var peer: PeerKind = .reference
     var bugs: [SeededBug]
     var arenaFaults: FaultPlan
     var rawFaults: FaultPlan
@@ -106,8 +109,18 @@ struct AllocatorOptions: ParsableArguments {
       PymallocAdapter(bugs: Set(pymallocBugs), arenaFaults: arenaFaults, rawFaults: rawFaults)
     }
 
-    /// The allocator of this run's family: pymalloc, or the reference mimalloc for the heaps family.
-    func makeAdapter(for family: ProgramFamily) -> AllocatorAdapter {
+    /// The allocator of this run's family: the reference's (pymalloc, mimalloc, domains), or the peer's.
+    /// A peer that cannot be loaded skips the command (exit 0) by hand and fails it under CI=true.
+    func makeAdapter(for family: ProgramFamily) throws -> AllocatorAdapter {
+      if peer != .reference {
+        return try PeerCheck.require { () throws(PeerUnavailable) in
+          try PeerAdapters.make(peer, family: family, arenaFaults: arenaFaults, rawFaults: rawFaults)
+        }
+      }
+      return makeReferenceAdapter(for: family)
+    }
+
+    func makeReferenceAdapter(for family: ProgramFamily) -> AllocatorAdapter {
       switch family {
       case .pymalloc: makeAdapter()
       case .heaps: MimallocAdapter(bugs: Set(mimallocBugs), faults: arenaFaults)
@@ -126,31 +139,41 @@ struct AllocatorOptions: ParsableArguments {
         }
         throw .usage("--bug \(wrong.name) is a \(owner) bug; this is a \(family.rawValue)-family program")
       }
+      if peer != .reference, !bugs.isEmpty {
+        throw .usage("--bug seeds a bug into the reference allocators; --allocator \(peer.rawValue) runs the real one")
+      }
+      guard PeerAdapters.families(of: peer).contains(family) else {
+        throw .usage("--allocator \(peer.rawValue) runs " + PeerAdapters.families(of: peer).map { "\($0.rawValue)-family" }.joined(separator: " and ")
+          + " programs; this is a \(family.rawValue)-family program")
+      }
       var r = self
       r.family = family
       if family == .heaps {
         if oracle == .full { r.oracle = .heaps } else { r.oracle.geometry = .mimalloc }
       }
       if family == .domains, oracle == .full { r.oracle = .domains }
+      r.oracle = PeerAdapters.oracle(for: peer, family: family, base: r.oracle)
       return r
     }
 
     /// Rows for the parameter block.
     var rows: [(String, String)] {
-      let name = family == .heaps ? "mimalloc (heaps family)" : family == .domains ? "PyMem domains (domains family)" : "pymalloc"
+      let reference = family == .heaps ? "mimalloc (heaps family)" : family == .domains ? "PyMem domains (domains family)" : "pymalloc"
+      let name = peer == .reference ? reference : "\(peer.rawValue) (real, \(peer.libraryFile ?? "")), \(family.rawValue) family"
       return [("allocator", "\(name), bugs: " + (bugs.isEmpty ? "none" : bugs.map(\.name).joined(separator: ", "))),
               family == .domains ? ("faults", "none (serial numbers on, 16-block C-heap quarantine)") :
               family == .heaps ? ("faults", "segment mmaps \(CLISupport.spell(arenaFaults))")
                 : ("faults", "arena mmaps \(CLISupport.spell(arenaFaults)), raw allocator \(CLISupport.spell(rawFaults))"),
-              ("checks", oracle == family.fullOracle ? "all" : CLISupport.spellChecks(oracle))]
+              ("checks", oracle == PeerAdapters.oracle(for: peer, family: family, base: family.fullOracle) ? "all\(peer == .reference ? "" : " the peer can answer")" : CLISupport.spellChecks(oracle))]
     }
 
     /// The options that recreate this allocator and oracle, each with a leading space.
     var flags: String {
-      var f = bugs.map { " --bug \($0.name)" }.joined()
+      var f = peer == .reference ? "" : " --allocator \(peer.rawValue)"
+      f += bugs.map { " --bug \($0.name)" }.joined()
       if arenaFaults != .never { f += " --arena-faults \(CLISupport.spell(arenaFaults))" }
       if rawFaults != .never { f += " --raw-faults \(CLISupport.spell(rawFaults))" }
-      if oracle != family.fullOracle { f += " --checks \(CLISupport.spellChecks(oracle))" }
+      if oracle != PeerAdapters.oracle(for: peer, family: family, base: family.fullOracle) { f += " --checks \(CLISupport.spellChecks(oracle))" }
       return f
     }
   }
@@ -161,7 +184,10 @@ struct AllocatorOptions: ParsableArguments {
       let bug = try CLISupport.parseAnyBug(name)
       if !bugs.contains(bug) { bugs.append(bug) }
     }
-    return Resolved(bugs: bugs, arenaFaults: try CLISupport.parseFaultPlan(arenaFaults),
+    guard let peer = PeerKind(rawValue: allocator) else {
+      throw .usage("unknown allocator \"\(allocator)\"; expected " + PeerKind.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+    return Resolved(peer: peer, bugs: bugs, arenaFaults: try CLISupport.parseFaultPlan(arenaFaults),
                     rawFaults: try CLISupport.parseFaultPlan(rawFaults), oracle: try CLISupport.parseChecks(checks))
   }
 }

@@ -30,7 +30,7 @@ struct ShrinkCommand: ParsableCommand {
     Console.parameters("shrink", [("program", source.origin), ("run seed", "\(hex(source.runSeed)) (\(source.runSeedNote))")]
                          + alloc.rows + [("budget", "at most \(budget) attempts, \(CLISupport.spell(timeLimit))"), ("output", path)])
 
-    let adapter = alloc.makeAdapter(for: source.family)
+    let adapter = try alloc.makeAdapter(for: source.family)
     func run(_ p: Program, trace: Bool = false) -> Verdict {
       Executor.run(p, on: adapter, config: ExecutorConfig(oracle: alloc.oracle, runSeed: source.runSeed, recordTrace: trace))
     }

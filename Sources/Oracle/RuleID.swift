@@ -90,11 +90,41 @@ public enum RuleID: String, CaseIterable, Sendable, Codable, CustomStringConvert
   /// an overflowing calloc or a request no allocator can serve (2^62 and up). Catches RAW passing size 0
   /// to C (realloc(p, 0) then frees p).
   case nullIffRefused = "D8"
+  // Differential rules (issue 11): the same program on the reference and on a real allocator, compared op
+  // by op after both passed their own rules. The harness records one observation per compared fact; the
+  // first pair that differs is the divergence. A fidelity bug in the reference (PymallocBug.isFidelityBug,
+  // MimallocBug fidelity cases) is caught by these alone.
+  /// X1 (L1, O(1)) same outcome: both NULL or both a block, from the pools or the raw allocator on both,
+  /// a realloc in place or moved on both. Catches a changed in-place threshold or routing limit.
+  case sameOutcome = "X1"
+  /// X2 (L1, O(1)) same placement: a pool block lands in the same arena (arenaindex), pool slot and offset
+  /// in the pool. Catches a changed free-list or pool-reuse order.
+  case samePlacement = "X2"
+  /// X3 (L2, O(arenas)) same arenas: after every op the same number of arenas, each with the same used,
+  /// free and total pools. Catches a changed arena release or sort policy.
+  case sameArenas = "X3"
+  /// X4 (L2, O(classes)) same statistics: the `_PyObject_DebugMallocStats` text is byte-identical after
+  /// every op. Catches a stats printer that drifts from CPython's.
+  case sameStatistics = "X4"
+  /// X5 (L1, O(1)) same usable size: mi_usable_size of each new block is the same (the same bin).
+  /// Catches a changed bin table or size rounding.
+  case sameUsableSize = "X5"
+  /// X6 (L2, O(heap)) same heap walk: heap_visit reports the same program blocks with the same sizes.
+  /// Catches pages a walk skips or blocks a destroy or delete moves differently.
+  case sameHeapWalk = "X6"
+  /// X7 (L2, O(heaps)) same containment: the same heaps contain each live block. Catches reclaim or delete
+  /// policies that file pages under another heap than the real library does.
+  case sameContainment = "X7"
+  /// X8 (L1, O(dump)) same diagnostic: the debug hooks' fatal line and dump text equal the real CPython's.
+  /// Catches a message, order or dump format the reference hooks get wrong.
+  case sameDiagnostic = "X8"
 
   public var description: String { rawValue }
 
   /// Rules that only the heaps family checks (they need a ``HeapIdentity`` per block).
   public var isHeapRule: Bool { rawValue.hasPrefix("H") }
+  /// Differential rules: compared between the reference and a real peer (``Differential``), never alone.
+  public var isDifferentialRule: Bool { rawValue.hasPrefix("X") }
   /// Rules that only the domains family checks (DomainRules.swift).
   public var isDomainRule: Bool { rawValue.hasPrefix("D") }
   /// Rules that only pymalloc's geometry and statistics make sense for.
@@ -131,6 +161,14 @@ public enum RuleID: String, CaseIterable, Sendable, Codable, CustomStringConvert
     case .contentKept: "written bytes kept until free"
     case .allocatorName: "allocator name matches configuration"
     case .nullIffRefused: "NULL iff the request is refused"
+    case .sameOutcome: "same outcome as the real allocator"
+    case .samePlacement: "same pool placement as the real allocator"
+    case .sameArenas: "same arenas as the real allocator"
+    case .sameStatistics: "same statistics text as the real allocator"
+    case .sameUsableSize: "same usable size as the real allocator"
+    case .sameHeapWalk: "same heap walk as the real allocator"
+    case .sameContainment: "same heap containment as the real allocator"
+    case .sameDiagnostic: "same diagnostic text as the real allocator"
     }
   }
 }

@@ -192,6 +192,12 @@ public final class CPythonPymalloc: @unchecked Sendable {
     }
   }
 
+  /// The descriptor index CPython recorded in the arena's first pool header (Int.max if none is carved).
+  public func arenaIndex(ofArena base: Int) -> Int {
+    let pool = unsafe PoolRef(UnsafeMutableRawPointer(bitPattern: Self.poolSlots(arenaBase: base).first)!)
+    return pool.maxnextoffset != 0 ? pool.arenaIndex : Int.max
+  }
+
   /// Allocated, free, or not a pool block (nil). A pool block is allocated iff its pool is carved and in
   /// use, it lies below nextoffset, and it is not on the pool's free list.
   public func isAllocated(_ address: Int) -> Bool? {

@@ -58,7 +58,8 @@ public struct PeerUnavailable: Error, Equatable, CustomStringConvertible, Sendab
   }
 
   public var description: String {
-    let install = peer.debianPackage.map { "; install it with: apt-get install \($0) (scripts/bootstrap does)" } ?? ""
+    let notInstalled = reason.contains("No such file") || reason.contains("cannot open shared object")
+    let install = !notInstalled ? "" : peer.debianPackage.map { "; install it with: apt-get install \($0) (scripts/bootstrap does)" } ?? ""
     return "the \(peer.rawValue) peer is not available: \(reason)\(install)"
   }
 }

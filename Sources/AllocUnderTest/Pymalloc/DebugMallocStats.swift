@@ -22,7 +22,8 @@ public enum DebugMallocStats {
     return String(repeating: " ", count: max(0, width - s.utf8.count)) + s
   }
 
-  public static func render(_ s: PymallocStats) -> String {
+  /// `misreportQuantization` is the seeded bug ``PymallocBug/statsQuantizationWrong`` (the printed line only).
+  public static func render(_ s: PymallocStats, misreportQuantization: Bool = false) -> String {
     var out = "Small block threshold = \(PymallocLayout.smallRequestThreshold), in "
       + "\(PymallocLayout.sizeClassCount) size classes.\n\n"
     out += "class   size   num pools   blocks in use  avail blocks\n"
@@ -45,7 +46,8 @@ public enum DebugMallocStats {
     out += line("\(s.unusedPools) unused pools * \(PymallocLayout.poolSize) bytes",
                 s.unusedPools * PymallocLayout.poolSize)
     out += line("# bytes lost to pool headers", s.poolHeaderBytes)
-    out += line("# bytes lost to quantization", s.quantizationBytes)
+    out += line("# bytes lost to quantization", misreportQuantization
+                  ? s.classes.reduce(0) { $0 + $1.pools * (PymallocLayout.poolSize % $1.blockSize) } : s.quantizationBytes)
     out += line("# bytes lost to arena alignment", s.arenaAlignmentBytes)
     out += line("Total", s.totalBytes)
     out += "\n"

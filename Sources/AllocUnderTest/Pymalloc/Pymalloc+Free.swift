@@ -23,8 +23,14 @@ extension Pymalloc {
       if pool.count == 0 { insertToFreePool(pool) }
       return
     }
-    FreeLink.setNext(of: p, to: lastfree)
-    pool.freeblock = p
+    if bugs.contains(.freeListFIFO), var tail = lastfree {
+      while let next = FreeLink.next(of: tail) { tail = next }
+      FreeLink.setNext(of: tail, to: p)
+      FreeLink.setNext(of: p, to: nil)
+    } else {
+      FreeLink.setNext(of: p, to: lastfree)
+      pool.freeblock = p
+    }
     if lastfree == nil {
       // The pool was full: put it back at the front of its class so the next request reuses this block.
       if !bugs.contains(.fullPoolNotRelinked) { usedPools.linkAtFront(pool, class: Int(pool.szidx)) }
@@ -50,10 +56,11 @@ extension Pymalloc {
 
     // Case 1: the arena is wholly free and is not the last usable arena (that one is kept, bpo-37257).
     let releaseAt = bugs.contains(.releaseArenaWithUsedPool) ? arenas[a].ntotalpools - 1 : arenas[a].ntotalpools
-    if nf + 1 >= releaseAt && arenas[a].nextArena != nil && !bugs.contains(.neverReleaseArenas) {
-      let next = arenas[a].nextArena!
+    let keepsLast = !bugs.contains(.releaseLastFreeArena)
+    if nf + 1 >= releaseAt && (arenas[a].nextArena != nil || !keepsLast) && !bugs.contains(.neverReleaseArenas) {
+      let next = arenas[a].nextArena
       if let prev = arenas[a].prevArena { arenas[prev].nextArena = next } else { usableArenas = next }
-      arenas[next].prevArena = arenas[a].prevArena
+      if let next { arenas[next].prevArena = arenas[a].prevArena }
       arenas[a].nextArena = unusedArenaObjects
       unusedArenaObjects = a
       let base = arenas[a].address!

@@ -37,3 +37,16 @@ extension Pymalloc {
     return .allocated
   }
 }
+
+extension Pymalloc {
+  /// Where a pool block sits, in terms the real obmalloc also records: its pool header's arenaindex, the
+  /// pool's slot in the arena (0 = first pool-aligned address), and the block's offset in the pool. nil for a
+  /// block outside every arena. The differential compares these with CPython's (rule X2).
+  public func placement(of address: Int) -> (arenaIndex: Int, pool: Int, offset: Int)? {
+    guard owns(address), let p = UnsafeMutableRawPointer(bitPattern: address) else { return nil }
+    let pool = PoolRef(containing: p)
+    guard let arena = arenas[pool.arenaIndex].address?.address else { return nil }
+    let first = (arena + PymallocLayout.poolSizeMask) & ~PymallocLayout.poolSizeMask
+    return (pool.arenaIndex, (pool.address - first) / PymallocLayout.poolSize, address - pool.address)
+  }
+}

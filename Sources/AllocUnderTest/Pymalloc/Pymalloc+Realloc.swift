@@ -16,7 +16,7 @@ extension Pymalloc {
     if bugs.contains(.misalignTinyBlocks) && p != block { size -= 8 }
     if n <= size {
       // Shrinking (or same class): stay in place unless more than a quarter of the block would be wasted.
-      if 4 * n > 3 * size { return p }
+      if bugs.contains(.reallocShrinkThresholdHalf) ? 2 * n > size : 4 * n > 3 * size { return p }
       size = n
     }
     // Case: growing, or shrinking a lot. On failure p stays valid and untouched.

@@ -82,5 +82,7 @@ extension Pymalloc {
   }
 
   /// The pymalloc section of `sys._debugmallocstats()`, byte for byte in CPython's layout.
-  public func debugMallocStats() -> String { DebugMallocStats.render(stats()) }
+  public func debugMallocStats() -> String {
+    DebugMallocStats.render(stats(), misreportQuantization: bugs.contains(.statsQuantizationWrong))
+  }
 }

@@ -40,6 +40,19 @@ public enum PymallocBug: String, CaseIterable, Sendable, Codable {
   case radixNotUnmarked
   /// PM7 counters: the arena highwater mark is never raised.
   case highwaterNotUpdated
+  // Fidelity bugs: the reference stays self-consistent and passes every single-allocator rule; only the
+  // differential against CPython's real pymalloc (rules X1–X4) sees that it no longer behaves like it.
+  /// X1 same outcome: realloc keeps a shrinking block in place unless more than half (not a quarter) is wasted.
+  case reallocShrinkThresholdHalf
+  /// X2 same placement: a freed block goes to the tail of its pool's free list instead of the head.
+  case freeListFIFO
+  /// X3 same arenas: the last wholly free arena is released too (the thrashing bpo-37257 stopped).
+  case releaseLastFreeArena
+  /// X4 same statistics text: "bytes lost to quantization" is printed without the pool header.
+  case statsQuantizationWrong
+
+  /// Caught only by the differential against the real CPython (its check is an X rule).
+  public var isFidelityBug: Bool { caughtBy.hasPrefix("X") }
 
   /// The oracle rule or invariant id that must catch this bug.
   public var caughtBy: String {
@@ -62,6 +75,10 @@ public enum PymallocBug: String, CaseIterable, Sendable, Codable {
     case .skipArenaResort: "PM4"
     case .radixNotUnmarked: "PM6"
     case .highwaterNotUpdated: "PM7"
+    case .reallocShrinkThresholdHalf: "X1"
+    case .freeListFIFO: "X2"
+    case .releaseLastFreeArena: "X3"
+    case .statsQuantizationWrong: "X4"
     }
   }
 }

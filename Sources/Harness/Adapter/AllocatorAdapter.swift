@@ -44,3 +44,23 @@ extension AllocatorAdapter {
   /// Writes into a live block the program holds.
   public func write(_ address: Int, _ bytes: [UInt8]) { MemoryAccess.writeUnchecked(address: address, bytes: bytes) }
 }
+
+/// Where a pool block sits, in terms both the reference and the real obmalloc record: the pool header's
+/// arenaindex, the pool's slot in its arena and the block's offset in the pool (the differential's X2).
+public struct BlockPlacement: Sendable, Equatable, CustomStringConvertible {
+  public var arena: Int
+  public var pool: Int
+  public var offset: Int
+  public init(arena: Int, pool: Int, offset: Int) {
+    self.arena = arena
+    self.pool = pool
+    self.offset = offset
+  }
+  public var description: String { "arena \(arena) pool \(pool) +\(offset)" }
+}
+
+/// An allocator that can say where a pool block sits (pymalloc: the reference and CPython's).
+public protocol PlacementReporting: AllocatorAdapter {
+  /// nil for an address outside every arena.
+  func placement(of address: Int) -> BlockPlacement?
+}

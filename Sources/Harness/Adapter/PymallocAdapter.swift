@@ -4,19 +4,46 @@
 import AllocUnderTest
 import Oracle
 
-public final class PymallocAdapter: AllocatorAdapter {
+public final class PymallocAdapter: PlacementReporting {
   public let allocator: Pymalloc
   public var name: String { "pymalloc" }
+  /// Differential mode: `reset()` frees the blocks still held (oldest first) instead of starting afresh, so
+  /// the reference keeps the same history as CPython's real pymalloc, whose state lives as long as the
+  /// process (its last free arena and cached pools stay; see CPythonAdapter).
+  public let persistent: Bool
+  /// Persistent mode: blocks handed out and not yet freed, address → allocation number.
+  private var live: [Int: Int] = [:]
+  private var serial = 0
 
-  public init(bugs: Set<PymallocBug> = [], arenaFaults: FaultPlan = .never, rawFaults: FaultPlan = .never) {
-    allocator = Pymalloc(pages: MmapPageSource(faults: arenaFaults), raw: SystemRawAllocator(faults: rawFaults),
+  public init(bugs: Set<PymallocBug> = [], arenaFaults: FaultPlan = .never, rawFaults: FaultPlan = .never,
+              pages: PageSource? = nil, persistent: Bool = false) {
+    allocator = Pymalloc(pages: pages ?? MmapPageSource(faults: arenaFaults), raw: SystemRawAllocator(faults: rawFaults),
                          bugs: bugs)
+    self.persistent = persistent
   }
 
-  public func malloc(_ n: UInt64) -> Int? { allocator.mallocAddress(n) }
-  public func calloc(_ c: UInt64, _ s: UInt64) -> Int? { allocator.callocAddress(c, s) }
-  public func realloc(_ a: Int?, _ n: UInt64) -> Int? { allocator.reallocAddress(a, n) }
-  public func free(_ a: Int?) { allocator.freeAddress(a) }
+  private func track(_ a: Int?) -> Int? {
+    if persistent, let a {
+      serial += 1
+      live[a] = serial
+    }
+    return a
+  }
+
+  public func malloc(_ n: UInt64) -> Int? { track(allocator.mallocAddress(n)) }
+  public func calloc(_ c: UInt64, _ s: UInt64) -> Int? { track(allocator.callocAddress(c, s)) }
+  public func realloc(_ a: Int?, _ n: UInt64) -> Int? {
+    guard let r = allocator.reallocAddress(a, n) else { return nil }
+    if persistent, let a { live[a] = nil }
+    return track(r)
+  }
+  public func free(_ a: Int?) {
+    if persistent, let a { live[a] = nil }
+    allocator.freeAddress(a)
+  }
+  public func placement(of a: Int) -> BlockPlacement? {
+    allocator.placement(of: a).map { BlockPlacement(arena: $0.arenaIndex, pool: $0.pool, offset: $0.offset) }
+  }
   public func usableSize(_ a: Int) -> Int { allocator.usableSizeAddress(a) }
   public func ownsSmall(_ a: Int) -> Bool { allocator.owns(a) }
   public func isAllocated(_ a: Int) -> Bool? {
@@ -43,7 +70,12 @@ public final class PymallocAdapter: AllocatorAdapter {
   public func checkInvariants() -> [(id: String, detail: String)] { allocator.checkInvariants().map { ($0.id, $0.detail) } }
   /// Fresh allocator state and fault counters (so `.nth(k)` means the k-th call of this run).
   public func reset() {
-    allocator.reset()
+    if persistent {
+      for (a, _) in live.sorted(by: { $0.value < $1.value }) { allocator.freeAddress(a) }
+      live = [:]
+    } else {
+      allocator.reset()
+    }
     allocator.pages.faults.resetCounts()
     allocator.raw.faults.resetCounts()
   }

@@ -6,6 +6,7 @@ import Oracle
 
 extension Executor {
   mutating func afterOp(_ i: Int, touched: Int?) -> Violation? {
+    if config.observe { observeState(i) }
     // An arena can only vanish when the platform layer unmaps memory: sweep ownership then (and on the
     // sweep cadence), so the common op costs O(1) here instead of O(live blocks).
     let mapped = adapter.mappedBytes

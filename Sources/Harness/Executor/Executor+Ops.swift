@@ -61,6 +61,7 @@ extension Executor {
                                 servedSmall: address.map { adapter.ownsSmall($0) } ?? false, faultFired: fault)
     facts.alignment = alignment
     record(i, text + threadNote, describe(facts))
+    if config.observe { observeResult(i, address, moved: nil) }
     if let v = allocationRules(facts) { return v }
     guard let a = address, requested <= UInt64(Int.max) else { return nil }
     var block = ModelBlock(id: id, address: a, requested: requested,
@@ -86,6 +87,7 @@ extension Executor {
                                 servedSmall: a.map { adapter.ownsSmall($0) } ?? false,
                                 faultFired: adapter.injectedFaults > before)
     record(i, "p\(id) = realloc(\(ref.map { "p\($0.id)" } ?? "NULL"), \(n))" + threadNote, describe(facts))
+    if config.observe { observeResult(i, a, moved: old.map { a != nil && $0.address != a }) }
     guard let a else {
       if rules.contains(.nilOnlyWhereAllowed), let v = AllocationRules.nilOnlyWhereAllowed(facts) { return v }
       if let old { live.rename(id: old.id, to: id) }  // on failure the new name holds the old block

@@ -15,12 +15,16 @@ public struct ExecutorConfig: Sendable {
   /// Free every still-live block after the program (ops numbered after the program's).
   public var teardown: Bool
   public var recordTrace: Bool
+  /// Record the facts the differential compares (``Observation``); off except under ``Differential``.
+  public var observe: Bool
 
-  public init(oracle: OracleConfig = .full, runSeed: UInt64 = 0, teardown: Bool = true, recordTrace: Bool = true) {
+  public init(oracle: OracleConfig = .full, runSeed: UInt64 = 0, teardown: Bool = true, recordTrace: Bool = true,
+              observe: Bool = false) {
     self.oracle = oracle
     self.runSeed = runSeed
     self.teardown = teardown
     self.recordTrace = recordTrace
+    self.observe = observe
   }
 }
 
@@ -34,6 +38,7 @@ public struct Executor {
   var rules: Set<RuleID> { config.oracle.rules }
   var live = LiveBlocks()
   var trace: [TraceLine] = []
+  var observations: [Observation] = []
   var ops = 0
 
   /// Resets `adapter`, runs `program` on it and returns the verdict.
@@ -48,7 +53,9 @@ public struct Executor {
     adapter.reset()
     var e = Executor(adapter: adapter, heaps: adapter as? HeapsAdapter, config: config)
     let violation = e.runAll(program)
-    return Verdict(violation: violation, trace: e.trace, opsExecuted: e.ops)
+    var verdict = Verdict(violation: violation, trace: e.trace, opsExecuted: e.ops)
+    verdict.observations = e.observations
+    return verdict
   }
 
   private mutating func runAll(_ program: Program) -> Violation? {

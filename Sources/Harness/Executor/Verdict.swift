@@ -19,5 +19,7 @@ public struct Verdict: Sendable {
   public var opsExecuted: Int
   /// Domains family: every misuse op with its predicted and produced diagnostic (DomainsExecutor.swift).
   public var misuses: [MisuseComparison] = []
+  /// With ``ExecutorConfig/observe``: the facts the differential compares, in op order.
+  public var observations: [Observation] = []
   public var passed: Bool { violation == nil }
 }

@@ -11,7 +11,7 @@
 import AllocUnderTest
 import Oracle
 
-public final class CPythonAdapter: AllocatorAdapter {
+public final class CPythonAdapter: PlacementReporting {
   public let peer: CPythonPymalloc
   public let pages: PageSource
   public var name: String { "cpython" }
@@ -75,7 +75,10 @@ public final class CPythonAdapter: AllocatorAdapter {
     for r in parsed.rows where r.count == 5 && r[0] >= 0 && r[0] < rows.count {
       rows[r[0]] = .init(sizeClass: r[0], blockSize: r[1], pools: r[2], blocksInUse: r[3], availableBlocks: r[4])
     }
-    let arenas = peer.arenaBases.map { base -> StatsSnapshot.ArenaRow in
+    // In descriptor order, as the reference lists them: the arenaindex in the first pool slot's header (an
+    // arena always has its first pool carved: new_arena runs only to hand out a pool at once).
+    let ordered = peer.arenaBases.sorted { peer.arenaIndex(ofArena: $0) < peer.arenaIndex(ofArena: $1) }
+    let arenas = ordered.map { base -> StatsSnapshot.ArenaRow in
       let pools = peer.pools(ofArena: base)
       let used = pools.filter { $0.carved && $0.count > 0 }.count
       return .init(usedPools: used, freePools: pools.count - used, totalPools: pools.count)
@@ -85,6 +88,7 @@ public final class CPythonAdapter: AllocatorAdapter {
                          totalBytes: parsed.values["Total"] ?? -1)
   }
   public func statsText() -> String? { peer.statsText() }
+  public func placement(of a: Int) -> BlockPlacement? { peer.placement(of: a).map { BlockPlacement(arena: $0.arenaIndex, pool: $0.pool, offset: $0.offset) } }
   public func checkInvariants() -> [(id: String, detail: String)] { [] }
 
   /// Frees what this adapter still holds (oldest first) and zeroes the fault counters; CPython's arenas

@@ -1,0 +1,51 @@
+// Executor+Observe.swift — what a run records for the differential (``ExecutorConfig/observe``): each
+// result's outcome (X1), a pool block's placement (X2) or a heap block's usable size (X5), and after every
+// op the arenas (X3) and the statistics text (X4) where the allocator has them. Values are written so that
+// the reference and a real allocator print the same text when they behave alike: no absolute addresses.
+
+import Oracle
+
+/// One fact of one op, compared with the peer's fact at the same position (``Differential``).
+public struct Observation: Sendable, Equatable {
+  public var opIndex: Int
+  /// The differential rule that compares it.
+  public var rule: RuleID
+  public var value: String
+  public init(opIndex: Int, rule: RuleID, value: String) {
+    self.opIndex = opIndex
+    self.rule = rule
+    self.value = value
+  }
+}
+
+extension Executor {
+  /// `moved`: for a realloc of a block, whether the result is at another address.
+  mutating func observeResult(_ i: Int, _ address: Int?, moved: Bool?) {
+    guard let a = address else {
+      observations.append(Observation(opIndex: i, rule: .sameOutcome, value: "NULL"))
+      return
+    }
+    let how = moved.map { $0 ? ", moved" : ", in place" } ?? ""
+    if heaps != nil {
+      observations.append(Observation(opIndex: i, rule: .sameOutcome, value: "block" + how))
+      observations.append(Observation(opIndex: i, rule: .sameUsableSize, value: "usable \(adapter.usableSize(a))"))
+      return
+    }
+    let small = adapter.ownsSmall(a)
+    // Whether C's realloc moved a raw block depends on the C heap's neighbours, not on pymalloc: not compared.
+    observations.append(Observation(opIndex: i, rule: .sameOutcome, value: small ? "pool block" + how : "raw block"))
+    if small, let p = (adapter as? PlacementReporting)?.placement(of: a) {
+      observations.append(Observation(opIndex: i, rule: .samePlacement, value: "\(p), usable \(adapter.usableSize(a))"))
+    }
+  }
+
+  /// After op `i`: every arena's pools (X3) and the statistics text (X4), when the allocator keeps them.
+  mutating func observeState(_ i: Int) {
+    guard heaps == nil, let s = adapter.snapshot() else { return }
+    let arenas = s.arenas.map { "\($0.usedPools)/\($0.freePools)/\($0.totalPools)" }.joined(separator: " ")
+    observations.append(Observation(opIndex: i, rule: .sameArenas, value: "\(s.arenasCurrent) arenas (used/free/total pools): \(arenas)"))
+    if let text = adapter.statsText() {
+      observations.append(Observation(opIndex: i, rule: .sameStatistics, value: text))
+    }
+  }
+}
