@@ -23,6 +23,8 @@ let package = Package(
     .executable(name: "fuzz-pymalloc-ops", targets: ["FuzzPymallocOps"]),
     .executable(name: "fuzz-heaps-ops", targets: ["FuzzHeapsOps"]),
     .executable(name: "fuzz-domains-ops", targets: ["FuzzDomainsOps"]),
+    // Differential targets: the reference against a real allocator (issue 11).
+    .executable(name: "fuzz-pymalloc-diff", targets: ["FuzzPymallocDiff"]),
     .library(name: "Harness", targets: ["Harness"]),
   ],
   dependencies: [
@@ -50,6 +52,8 @@ let package = Package(
                       path: "Sources/FuzzTargets/Entries/FuzzHeapsOps", swiftSettings: strictSafety),
     .executableTarget(name: "FuzzDomainsOps", dependencies: ["FuzzTargets"],
                       path: "Sources/FuzzTargets/Entries/FuzzDomainsOps", swiftSettings: strictSafety),
+    .executableTarget(name: "FuzzPymallocDiff", dependencies: ["FuzzTargets"],
+                      path: "Sources/FuzzTargets/Entries/FuzzPymallocDiff", swiftSettings: strictSafety),
     // The real-thread stress runner (`alloc-check stress`): drives the reference allocators directly
     // (AllocUnderTest: `Mimalloc`, `Pymalloc`, and `MemoryAccess` for the canary words; no pointers here).
     .target(name: "Stress", dependencies: ["AllocUnderTest", "Harness"], swiftSettings: strictSafety),

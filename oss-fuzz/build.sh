@@ -32,6 +32,9 @@ esac
 products=$(sed -n 's/.*\.executable(name: "\(fuzz-[a-z0-9-]*\)".*/\1/p' Package.swift)
 [ -n "$products" ] || { echo "build.sh: no fuzz-* products in Package.swift" >&2; exit 1; }
 for fuzzer in $products; do
+  # The differential targets (fuzz-*-diff) load libpython3.11 / libmimalloc at run time, which OSS-Fuzz's
+  # runner image does not have: they are run by scripts/fuzz-check and `alloc-check fuzz` only.
+  case "$fuzzer" in *-diff) echo "build.sh: $fuzzer skipped (needs a real peer library at run time)"; continue ;; esac
   name=${fuzzer#fuzz-}
   name=${name%-ops}
   echo "build.sh: $fuzzer (SANITIZER=$SANITIZER): swift build ${flags[*]} --product $fuzzer"

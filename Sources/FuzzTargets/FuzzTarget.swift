@@ -34,11 +34,16 @@ public struct FuzzTarget: Sendable {
   public var seeds: [(name: String, comment: String, program: Program)]
   /// The oracle every input runs under.
   public var oracle: OracleConfig = .full
+  /// A differential target (reference vs a real peer): its adapter holds libpython or libmimalloc, whose
+  /// state lasts as long as the process, so in-process tests replay its corpus in a child process.
+  public var differential: Bool
 
   public init(name: String, product: String, summary: String, family: String, bugNames: [String],
               decode: @escaping @Sendable ([UInt8]) -> Program, encode: @escaping @Sendable (Program) -> [UInt8],
               makeAdapter: @escaping @Sendable ([String]) -> AllocatorAdapter?,
-              dictionary: [(comment: String, bytes: [UInt8])], seeds: [(name: String, comment: String, program: Program)]) {
+              dictionary: [(comment: String, bytes: [UInt8])], seeds: [(name: String, comment: String, program: Program)],
+              differential: Bool = false) {
+    self.differential = differential
     self.name = name
     self.product = product
     self.summary = summary
@@ -106,6 +111,7 @@ public enum FuzzTargets {
     PymallocOpsTarget.target,
     HeapsOpsTarget.target,
     DomainsOpsTarget.target,
+    PymallocDiffTarget.target,
   ]
 
   /// The target called `name` (its short name or its product name).

@@ -25,7 +25,9 @@ struct FuzzTargetTests {
       #expect(FileManager.default.fileExists(atPath: regressions, isDirectory: &isDir) && isDir.boolValue, "\(regressions)")
       #expect(FuzzTargets.named(t.product)?.name == t.name && FuzzTargets.named(t.name)?.product == t.product)
       // oss-fuzz/build.sh and scripts/fuzz-check find the corpus of product fuzz-<name>-ops by this rule.
-      #expect(t.product == "fuzz-\(t.name)-ops", "product \(t.product) does not follow fuzz-<name>-ops")
+      // Differential targets are named fuzz-<family>-diff, so <name> is <family>-diff.
+      #expect(t.product == (t.differential ? "fuzz-\(t.name)" : "fuzz-\(t.name)-ops"),
+              "product \(t.product) does not follow fuzz-<name>-ops (fuzz-<family>-diff for a differential target)")
     }
     // And every corpus folder belongs to a target, so the replay decodes it with the right family.
     let folders = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("corpus").path)

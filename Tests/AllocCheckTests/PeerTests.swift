@@ -19,7 +19,7 @@ enum PeerAvailability {
   }
   /// The pymalloc-family corpus programs (text files), with their names.
   static var pymallocCorpus: [(String, Program)] {
-    Corpus.files.filter { $0.hasPrefix("pymalloc-ops/") && $0.hasSuffix(".txt") || $0.hasPrefix("pymalloc/") && $0.hasSuffix(".txt") }
+    Corpus.files.filter { ($0.hasPrefix("pymalloc/") || $0.hasPrefix("pymalloc-diff/")) && $0.hasSuffix(".txt") }
       .compactMap { f in (try? Corpus.program(f)).map { (f, $0) } }
   }
 }

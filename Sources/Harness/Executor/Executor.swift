@@ -47,6 +47,7 @@ public struct Executor {
   /// A ``DomainsAdapter`` runs its (domains-family) program on ``DomainsExecutor`` instead.
   public static func run(_ program: Program, on adapter: AllocatorAdapter, config: ExecutorConfig = .init()) -> Verdict {
     if let domains = adapter as? DomainsAdapter { return DomainsExecutor.run(program, on: domains, config: config) }
+    if let differential = adapter as? DifferentialAdapter { return differential.run(program, config: config) }
     precondition(!program.ops.contains { $0.kind.isDomainKind }, "a domains-family program runs on a DomainsAdapter")
     precondition(program.isPymallocFamily || adapter is HeapsAdapter,
                  "a heaps-family program needs an allocator with threads and heaps; \(adapter.name) has none")
