@@ -46,10 +46,13 @@ struct AllocCheck: ParsableCommand {
 }
 
 /// jemalloc's initial-exec TLS fits a dlopen'ed copy only if the loader kept spare static TLS, which a glibc
-/// tunable read at process start decides: a command that names jemalloc re-executes itself once with it.
+/// tunable read at process start decides: a command that names jemalloc (or --allocator all) re-executes
+/// itself once with it.
 private func reexecForJemallocIfNeeded() {
   let env = ProcessInfo.processInfo.environment
-  guard CommandLine.arguments.contains(where: { $0.contains("jemalloc") }),
+  let args = CommandLine.arguments
+  let namesAll = zip(args, args.dropFirst()).contains { $0 == "--allocator" && $1 == "all" } || args.contains("--allocator=all")
+  guard args.contains(where: { $0.contains("jemalloc") }) || namesAll,
         !(env["GLIBC_TUNABLES"] ?? "").contains("optional_static_tls") else { return }
   let tunables = [env["GLIBC_TUNABLES"], PeerLibrary.staticTLSTunable].compactMap { $0 }.filter { !$0.isEmpty }
   setenv("GLIBC_TUNABLES", tunables.joined(separator: ":"), 1)

@@ -7,6 +7,7 @@
 
 import ArgumentParser
 import Foundation
+import AllocUnderTest
 import Harness
 import Oracle
 
@@ -20,6 +21,8 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Number of programs.") var programs: String = "200"
   @Option(help: "Ops per program.") var length: String = "500"
   @Option(help: "Program family: pymalloc, heaps (multi-thread programs on the reference mimalloc) or domains (PyMem domains and hooks).") var family: String = "pymalloc"
+  @Option(help: "Also time the same programs on real allocators: a comma list (cpython, glibc, jemalloc, mimalloc, cpython-debug) or all (every peer of the family; a missing one prints a skip).")
+  var allocator: String?
 
   func run() throws {
     let seed = try CLISupport.parseSeed(seed)
@@ -101,6 +104,54 @@ struct BenchCommand: ParsableCommand {
     }
     Console.out("fresh states: \(resets) × (reset + malloc(24) + teardown, full oracle) in "
                 + String(format: "%.3f s = %d per second", elapsed.seconds, rate(resets, elapsed)))
+    if let allocator { try comparePeers(allocator, family: family, set: set, reference: adapter, noChecks: none) }
+  }
+
+  /// The same programs on the reference and on each real allocator asked for: ns per op with no checks and
+  /// with the full oracle each can answer, and the ratio to the reference, all from this one run.
+  func comparePeers(_ list: String, family: ProgramFamily, set: [(seed: UInt64, program: Program)],
+                    reference: AllocatorAdapter, noChecks: OracleConfig) throws {
+    let all = list == "all"
+    var kinds: [PeerKind] = []
+    for name in all ? PeerKind.allCases.filter({ $0 != .reference }).map(\.rawValue) : list.split(separator: ",").map(String.init) {
+      guard let k = PeerKind(rawValue: name) else {
+        throw CLIError.usage("bench: unknown allocator \"\(name)\"; expected all or a comma list of " + PeerKind.allCases.map(\.rawValue).joined(separator: ", "))
+      }
+      if k == .reference || (all && !PeerAdapters.families(of: k).contains(family)) { continue }
+      guard PeerAdapters.families(of: k).contains(family) else { throw CLIError.usage("bench: \(name) does not run \(family.rawValue)-family programs") }
+      kinds.append(k)
+    }
+    Console.out("allocators on the same \(set.count) programs (ns per op; the harness's own cost is in every row):")
+    Console.out("allocator              no checks   vs ref   full oracle   vs ref")
+    func time(_ a: AllocatorAdapter, _ o: OracleConfig) -> Double {
+      let clock = ContinuousClock()
+      var ops = 0
+      let d = clock.measure {
+        for p in set { ops += Executor.run(p.program, on: a, config: ExecutorConfig(oracle: o, runSeed: p.seed, recordTrace: false)).opsExecuted }
+      }
+      return d.seconds * 1e9 / Double(max(ops, 1))
+    }
+    let refNone = time(reference, noChecks), refFull = time(reference, family.fullOracle)
+    Console.out(row("reference", refNone, 1, refFull, 1))
+    for k in kinds {
+      let adapter: AllocatorAdapter
+      if all {
+        do throws(PeerUnavailable) { adapter = try PeerAdapters.make(k, family: family) } catch {
+          Console.out("\(k.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0))   skipped: \(error)")
+          continue
+        }
+      } else {
+        adapter = try PeerCheck.require { () throws(PeerUnavailable) in try PeerAdapters.make(k, family: family) }
+      }
+      for p in set.prefix(5) { _ = Executor.run(p.program, on: adapter, config: ExecutorConfig(oracle: noChecks, recordTrace: false)) }
+      let n = time(adapter, noChecks), f = time(adapter, PeerAdapters.oracle(for: k, family: family, base: family.fullOracle))
+      Console.out(row(k.rawValue, n, n / refNone, f, f / refFull))
+    }
+  }
+
+  private func row(_ name: String, _ none: Double, _ r1: Double, _ full: Double, _ r2: Double) -> String {
+    name.padding(toLength: 20, withPad: " ", startingAt: 0) + pad(String(format: "%.0f", none), 12) + pad(String(format: "%.2f×", r1), 9)
+      + pad(String(format: "%.0f", full), 14) + pad(String(format: "%.2f×", r2), 9)
   }
 
   /// True in a build where `assert` runs (debug), whose timings say nothing about the release build.

@@ -8,6 +8,7 @@ import ArgumentParser
 import Foundation
 import FuzzTargets
 import Harness
+import AllocUnderTest
 
 struct ReproCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -21,6 +22,8 @@ struct ReproCommand: ParsableCommand {
   @Flag(help: "Write the input as a regression entry in corpus/<target>/regressions/.") var emitTest = false
   @Option(help: "File stem of the regression entry (default: <rule>-<op>-<hash> or pass-<hash>).") var name: String?
   @Flag(help: "Print the whole trace.") var trace = false
+  @Option(help: "Replay on a real allocator instead of the target's reference one: cpython, glibc, jemalloc (pymalloc family), mimalloc (heaps), cpython-debug (domains).")
+  var allocator: String = "reference"
 
   func run() throws {
     let t = try FuzzWorkspace.target(for: file, explicit: target)
@@ -28,14 +31,32 @@ struct ReproCommand: ParsableCommand {
     let bytes = try ProgramFiles.read(file)
     let loaded = try CLISupport.loadProgram(bytes, name: file)
     let program = loaded.kind == .binary ? t.decode(bytes) : loaded.program
-    guard let adapter = t.makeAdapter(bugs) else { throw CLIError.usage("repro: cannot make the \(t.name) adapter") }
+    guard let peer = PeerKind(rawValue: allocator) else {
+      throw CLIError.usage("repro: unknown allocator \"\(allocator)\"; expected " + PeerKind.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+    if peer != .reference && !bugs.isEmpty { throw CLIError.usage("repro: --bug seeds the reference; --allocator \(allocator) runs the real one") }
+    if peer != .reference && t.differential { throw CLIError.usage("repro: \(t.name) already runs a real peer; give no --allocator") }
+    let family = ProgramFamily(rawValue: t.family) ?? .pymalloc
+    let adapter: AllocatorAdapter
+    var oracle = t.oracle
+    if peer == .reference {
+      guard let a = t.makeAdapter(bugs) else { throw CLIError.usage("repro: cannot make the \(t.name) adapter") }
+      adapter = a
+    } else {
+      guard PeerAdapters.families(of: peer).contains(family) else {
+        throw CLIError.usage("repro: --allocator \(allocator) does not run \(family.rawValue)-family programs")
+      }
+      adapter = try PeerCheck.require { () throws(PeerUnavailable) in try PeerAdapters.make(peer, family: family) }
+      oracle = PeerAdapters.oracle(for: peer, family: family, base: t.oracle)
+    }
     Console.parameters("repro", [
       ("input", "\(file) (\(loaded.kind == .binary ? "\(bytes.count) bytes, decoded" : "text"), \(program.ops.count) ops)"),
       ("target", "\(t.name) (\(t.product)), the executor without sanitizer"),
+      ("allocator", peer == .reference ? adapter.name : "\(peer.rawValue) (real)"),
       ("bugs", bugs.isEmpty ? "none" : bugs.joined(separator: ", ")),
-      ("checks", "all (every rule and invariant after every op)"),
+      ("checks", peer == .reference ? "all (every rule and invariant after every op)" : "all the peer can answer"),
     ])
-    let verdict = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: t.oracle, runSeed: loaded.seedComment ?? 0))
+    let verdict = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: oracle, runSeed: loaded.seedComment ?? 0))
     let text = ProgramText.render(program, family: t.family, comments: ["from \(file)"])
     Console.out("program (\(program.ops.count) ops):\n" + abbreviated(text, maxLines: 200, note: "alloc-check decode prints all of it"))
     if emitTest { try emit(t, bytes: loaded.kind == .binary ? bytes : t.encode(program), verdict: verdict, bugs: bugs) }

@@ -28,6 +28,8 @@ struct SoakCommand: ParsableCommand {
   @Option(help: "Ops per program (default: cycle 50, 300, 2000, 6000 and arenaChurn at 5000).") var length: String?
   @Option(help: "Size profile of every program (default: the seed picks, plus arenaChurn every 4th).") var profile: String?
   @Option(name: .customLong("bug"), help: "Switch on a seeded pymalloc bug (repeatable).") var bugs: [String] = []
+  @Option(help: "Allocator: reference (default), or a real one running the pymalloc family: cpython, glibc, jemalloc.")
+  var allocator: String = "reference"
   @Option(help: "Folder for the shrunk failing program.") var out: String = "crashes"
   @Option(help: "Longest time to spend shrinking a failure (Ctrl-C also stops it and keeps the best so far).")
   var shrinkTime: String = "3m"
@@ -47,12 +49,17 @@ struct SoakCommand: ParsableCommand {
       if !bugs.contains(bug) { bugs.append(bug) }
     }
 
+    guard let peer = PeerKind(rawValue: allocator), PeerAdapters.families(of: peer).contains(.pymalloc) else {
+      throw CLIError.usage("soak: unknown allocator \"\(allocator)\"; soak runs pymalloc-family programs on reference, cpython, glibc or jemalloc")
+    }
+    if peer != .reference && !bugs.isEmpty { throw CLIError.usage("soak: --bug seeds the reference; --allocator \(allocator) runs the real one") }
     let shrinkLimit = try CLISupport.parseDuration(shrinkTime)
     let stop = limit.map { "\($0) programs" } ?? duration.map { "after \(CLISupport.spell($0))" } ?? "Ctrl-C"
     Console.parameters("soak", [
       ("seed", hex(seed)), ("programs", "from \(first), until \(stop)"), ("lengths", schedule.description),
-      ("allocator", "pymalloc, bugs: " + (bugs.isEmpty ? "none" : bugs.map(\.rawValue).joined(separator: ", "))),
-      ("checks", "all, invariants after every op, teardown frees"),
+      ("allocator", peer == .reference ? "pymalloc, bugs: " + (bugs.isEmpty ? "none" : bugs.map(\.rawValue).joined(separator: ", "))
+        : "\(peer.rawValue) (real, \(peer.libraryFile ?? ""))"),
+      ("checks", peer == .reference ? "all, invariants after every op, teardown frees" : "all the peer can answer, teardown frees"),
       ("on failure", "shrink (at most 3000 attempts, \(CLISupport.spell(shrinkLimit))), save to \(out)/, exit 1"),
       ("rerun", command(seed: seed, start: first, limit: limit, duration: duration, bugs: bugs)),
     ])
@@ -64,18 +71,20 @@ struct SoakCommand: ParsableCommand {
     var lastProgress = began
     var done = 0
     var ops = 0
-    let adapter = PymallocAdapter(bugs: Set(bugs))
+    let adapter: AllocatorAdapter = peer == .reference ? PymallocAdapter(bugs: Set(bugs))
+      : try PeerCheck.require { () throws(PeerUnavailable) in try PeerAdapters.make(peer, family: .pymalloc) }
+    let oracle = PeerAdapters.oracle(for: peer, family: .pymalloc, base: .full)
     var k = first
     while !Interrupt.requested {
       if let limit, done >= limit { break }
       if let duration, clock.now - began >= duration { break }
       let generator = schedule.generator(forProgram: k)
       let hit = BugHunt.search(seed: seed, indices: k..<(k + 1), generator: generator,
-                               adapter: adapter, oracle: .full, progress: { _, n in ops += n })
+                               adapter: adapter, oracle: oracle, progress: { _, n in ops += n })
       done += 1
       if let hit {
         Console.out(summary(done, ops, violations: 1, clock.now - began))
-        try report(hit, program: k, soakSeed: seed, generator: generator, adapter: adapter, bugs: bugs,
+        try report(hit, program: k, soakSeed: seed, generator: generator, adapter: adapter, oracle: oracle, bugs: bugs,
                    shrinkLimit: shrinkLimit)
       }
       k += 1
@@ -109,13 +118,14 @@ struct SoakCommand: ParsableCommand {
   /// with no attempts left only builds the ``Finding`` (its final traced run): its own shrink loop has no
   /// time limit, and takes most of an hour on a failure that needs several arenas.
   func report(_ hit: (seed: UInt64, program: Program, violation: Violation), program k: Int, soakSeed: UInt64,
-              generator: ProgramGenerator, adapter: PymallocAdapter, bugs: [PymallocBug], shrinkLimit: Duration) throws -> Never {
+              generator: ProgramGenerator, adapter: AllocatorAdapter, oracle: OracleConfig, bugs: [PymallocBug],
+              shrinkLimit: Duration) throws -> Never {
     Console.out("soak: program \(k) (seed \(hex(hit.seed)), \(hit.program.ops.count) ops) broke \(hit.violation.rule) "
                 + "at op \(hit.violation.opIndex); shrinking (at most 3000 attempts, \(CLISupport.spell(shrinkLimit)))…")
-    let session = ShrinkSession(adapter: adapter, runSeed: hit.seed, oracle: .full, maxAttempts: 3000, timeLimit: shrinkLimit)
+    let session = ShrinkSession(adapter: adapter, runSeed: hit.seed, oracle: oracle, maxAttempts: 3000, timeLimit: shrinkLimit)
     let outcome = session.shrink(hit.program, hit.violation)
     var finding = BugHunt.shrink(seed: hit.seed, generator: generator, program: outcome.program, violation: outcome.violation,
-                                 adapter: adapter, oracle: .full, maxAttempts: 0)
+                                 adapter: adapter, oracle: oracle, maxAttempts: 0)
     finding.program = hit.program
     finding.violation = hit.violation
     finding.shrinkAttempts = outcome.attempts
@@ -138,6 +148,7 @@ struct SoakCommand: ParsableCommand {
     if let length { cmd += " --length \(length)" }
     if let profile { cmd += " --profile \(profile)" }
     cmd += bugs.map { " --bug \($0.rawValue)" }.joined()
+    if allocator != "reference" { cmd += " --allocator \(allocator)" }
     if out != "crashes" { cmd += " --out \(out)" }
     if shrinkTime != "3m" { cmd += " --shrink-time \(shrinkTime)" }
     return cmd
