@@ -56,7 +56,7 @@ private func reexecForJemallocIfNeeded() {
         !(env["GLIBC_TUNABLES"] ?? "").contains("optional_static_tls") else { return }
   let tunables = [env["GLIBC_TUNABLES"], PeerLibrary.staticTLSTunable].compactMap { $0 }.filter { !$0.isEmpty }
   setenv("GLIBC_TUNABLES", tunables.joined(separator: ":"), 1)
-  let args = CommandLine.arguments.map { strdup($0) } + [nil]
-  execv("/proc/self/exe", args)
+  let cArgs = CommandLine.arguments.map { strdup($0) } + [nil]
+  execv("/proc/self/exe", cArgs)
   // execv returned: carry on without the tunable; loading jemalloc then says how to start the process.
 }
