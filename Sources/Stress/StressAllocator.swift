@@ -30,6 +30,15 @@ public protocol StressAllocator: AnyObject, Sendable {
   func checkInvariants() -> [String]
   /// Quiescent, every worker exited, every block freed: the main thread's final collect, then what is left.
   func teardown() -> StressTeardown
+  /// Checks that do not apply (a real peer's hidden internals), each with its reason; default none.
+  var skippedChecks: [(check: String, reason: String)] { get }
+}
+
+extension StressAllocator {
+  /// Checks the runner must not apply to this allocator, each with why (real peers: what needs the
+  /// reference's internals). The summary prints them as skipped; none is skipped for the references.
+  public var skippedChecks: [(check: String, reason: String)] { [] }
+  func skips(_ check: String) -> Bool { skippedChecks.contains { $0.check == check } }
 }
 
 /// One OS thread's handle. Driven by one OS thread at a time (it may move to another between rounds).
