@@ -25,11 +25,7 @@ public enum PymallocDiffTarget {
     decode: { OpDecoder.decodePymalloc($0, maxOps: maxOps) },
     encode: { OpEncoder.encodePymalloc($0) },
     makeAdapter: { names in
-      var bugs: Set<PymallocBug> = []
-      for name in names {
-        guard let bug = PymallocBug(rawValue: name) else { return nil }
-        bugs.insert(bug)
-      }
+      guard let bugs = PymallocOpsTarget.bugs(names) else { return nil }
       do throws(PeerUnavailable) {
         return try PymallocDifferential(bugs: bugs).adapter
       } catch {

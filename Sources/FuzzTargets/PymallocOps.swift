@@ -26,17 +26,20 @@ public enum PymallocOpsTarget {
     bugNames: PymallocBug.allCases.map(\.rawValue),
     decode: { OpDecoder.decodePymalloc($0, maxOps: maxOps) },
     encode: { OpEncoder.encodePymalloc($0) },
-    makeAdapter: { names in
-      var bugs: Set<PymallocBug> = []
-      for name in names {
-        guard let bug = PymallocBug(rawValue: name) else { return nil }
-        bugs.insert(bug)
-      }
-      return PymallocAdapter(bugs: bugs)
-    },
+    makeAdapter: { names in bugs(names).map { PymallocAdapter(bugs: $0) } },
     dictionary: PymallocDictionary.entries,
     seeds: PymallocSeeds.programs
   )
+
+  /// The pymalloc bugs `names` spell, or nil if one is unknown.
+  static func bugs(_ names: [String]) -> Set<PymallocBug>? {
+    var bugs: Set<PymallocBug> = []
+    for name in names {
+      guard let bug = PymallocBug(rawValue: name) else { return nil }
+      bugs.insert(bug)
+    }
+    return bugs
+  }
 
   /// Runs one input on `adapter` (reused across inputs: `Executor.run` resets it); returns the first
   /// violation, nil when every rule holds.

@@ -10,6 +10,8 @@ import Harness
 import Oracle
 import Testing
 
+@testable import Stress
+
 enum PeerAvailability {
   static var underCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
   /// Run the peer's tests: always under CI (where a missing peer must fail), else only if it loads.
@@ -113,5 +115,64 @@ struct PeerTests {
     #expect(adapter.ownsSmall(a) && adapter.isAllocated(a) == true && adapter.usableSize(a) == 32)
     adapter.free(a)
     #expect(adapter.isAllocated(a) == false)
+  }
+}
+
+/// A C heap whose worker scribbles on the block it handed out just before (a live block of the runner).
+final class ScribblingHeapStress: StressAllocator, @unchecked Sendable {
+  let inner: CHeapStress
+  init(_ inner: CHeapStress) { self.inner = inner }
+  var name: String { inner.name + "+scribbling" }
+  func makeWorker() -> any StressWorker { Worker(inner.makeWorker()) }
+  var mappedBytes: Int { 0 }
+  var peakMappedBytes: Int { 0 }
+  func countsInFootprint(_ size: Int) -> Bool { false }
+  func footprintSlack(threads: Int) -> Int { 0 }
+  func mainThreadWaiting() {}
+  func roundSummary() -> String { "" }
+  func checkInvariants() -> [String] { [] }
+  func teardown() -> StressTeardown { StressTeardown() }
+  var skippedChecks: [(check: String, reason: String)] { inner.skippedChecks }
+
+  final class Worker: StressWorker {
+    let inner: any StressWorker
+    var last: Int?
+    var calls = 0
+    init(_ inner: any StressWorker) { self.inner = inner }
+    func malloc(_ size: Int, choice: UInt64) -> Int? {
+      calls += 1
+      if calls % 500 == 0, let l = last { MemoryAccess.writeUnchecked(address: l, bytes: [0xAB]) }
+      last = size >= 8 ? inner.malloc(size, choice: choice) : nil
+      return last ?? inner.malloc(size, choice: choice)
+    }
+    func free(_ address: Int) {
+      if address == last { last = nil }
+      inner.free(address)
+    }
+    func quiescent() {}
+    func collectAndCount() -> Int? { nil }
+    func exit() {}
+  }
+}
+
+@Suite("Real peers under the stress runner", .serialized)
+struct PeerStressTests {
+  @Test("glibc, jemalloc and CPython's pymalloc pass S1 and S2 on 4 real threads (CPython also S4, S5)",
+        .enabled(if: PeerAvailability.shouldRun(.cpython) && PeerAvailability.shouldRun(.glibc) && PeerAvailability.shouldRun(.jemalloc)))
+  func peersPass() throws {
+    for a in [try CHeapStress(.glibc), try CHeapStress(.jemalloc), try CPythonStress()] as [any StressAllocator] {
+      var p = StressParameters(threads: 4, operations: 40_000, seed: 0x9EE5)
+      p.roundOperations = 20_000
+      let r = StressRun.run(p, allocator: a)
+      #expect(r.passed && r.canaryChecks > 0 && r.lostBlocks == 0, "\(a.name): \(r.failures)")
+    }
+  }
+
+  @Test("S1 catches a real heap's worker that writes into a live block", .enabled(if: PeerAvailability.shouldRun(.glibc)))
+  func scribbleCaught() throws {
+    var p = StressParameters(threads: 2, operations: 40_000, seed: 0x5C21)
+    p.roundOperations = 20_000
+    let r = StressRun.run(p, allocator: ScribblingHeapStress(try CHeapStress(.glibc)))
+    #expect(r.failures.contains { $0.check.hasPrefix("S1") }, "\(r.failures)")
   }
 }

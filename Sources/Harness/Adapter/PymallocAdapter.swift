@@ -11,9 +11,8 @@ public final class PymallocAdapter: PlacementReporting {
   /// the reference keeps the same history as CPython's real pymalloc, whose state lives as long as the
   /// process (its last free arena and cached pools stay; see CPythonAdapter).
   public let persistent: Bool
-  /// Persistent mode: blocks handed out and not yet freed, address → allocation number.
-  private var live: [Int: Int] = [:]
-  private var serial = 0
+  /// Persistent mode: blocks handed out and not yet freed.
+  private var live = LiveAddresses()
 
   public init(bugs: Set<PymallocBug> = [], arenaFaults: FaultPlan = .never, rawFaults: FaultPlan = .never,
               pages: PageSource? = nil, persistent: Bool = false) {
@@ -22,23 +21,16 @@ public final class PymallocAdapter: PlacementReporting {
     self.persistent = persistent
   }
 
-  private func track(_ a: Int?) -> Int? {
-    if persistent, let a {
-      serial += 1
-      live[a] = serial
-    }
-    return a
-  }
+  private func track(_ a: Int?) -> Int? { persistent ? live.record(a) : a }
 
   public func malloc(_ n: UInt64) -> Int? { track(allocator.mallocAddress(n)) }
   public func calloc(_ c: UInt64, _ s: UInt64) -> Int? { track(allocator.callocAddress(c, s)) }
   public func realloc(_ a: Int?, _ n: UInt64) -> Int? {
     guard let r = allocator.reallocAddress(a, n) else { return nil }
-    if persistent, let a { live[a] = nil }
-    return track(r)
+    return persistent ? live.moved(from: a, to: r) : r
   }
   public func free(_ a: Int?) {
-    if persistent, let a { live[a] = nil }
+    if persistent { live.forget(a) }
     allocator.freeAddress(a)
   }
   public func placement(of a: Int) -> BlockPlacement? {
@@ -71,8 +63,7 @@ public final class PymallocAdapter: PlacementReporting {
   /// Fresh allocator state and fault counters (so `.nth(k)` means the k-th call of this run).
   public func reset() {
     if persistent {
-      for (a, _) in live.sorted(by: { $0.value < $1.value }) { allocator.freeAddress(a) }
-      live = [:]
+      for a in live.drain() { allocator.freeAddress(a) }
     } else {
       allocator.reset()
     }

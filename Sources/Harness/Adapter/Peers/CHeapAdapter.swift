@@ -10,8 +10,7 @@ import Oracle
 public final class CHeapAdapter: AllocatorAdapter {
   public let peer: CHeapPeer
   public var name: String { peer.kind.rawValue }
-  private var live: [Int: Int] = [:]
-  private var serial = 0
+  private var live = LiveAddresses()
 
   public init(_ kind: PeerKind) throws(PeerUnavailable) {
     peer = try CHeapPeer.shared(kind)
@@ -19,23 +18,14 @@ public final class CHeapAdapter: AllocatorAdapter {
 
   deinit { freeEverything() }
 
-  private func track(_ a: Int?) -> Int? {
-    if let a {
-      serial += 1
-      live[a] = serial
-    }
-    return a
-  }
-
-  public func malloc(_ n: UInt64) -> Int? { track(peer.malloc(n == 0 ? 1 : n)) }
-  public func calloc(_ c: UInt64, _ s: UInt64) -> Int? { track(c == 0 || s == 0 ? peer.calloc(1, 1) : peer.calloc(c, s)) }
+  public func malloc(_ n: UInt64) -> Int? { live.record(peer.malloc(n == 0 ? 1 : n)) }
+  public func calloc(_ c: UInt64, _ s: UInt64) -> Int? { live.record(c == 0 || s == 0 ? peer.calloc(1, 1) : peer.calloc(c, s)) }
   public func realloc(_ a: Int?, _ n: UInt64) -> Int? {
     guard let r = peer.realloc(a, n == 0 ? 1 : n) else { return nil }
-    if let a { live[a] = nil }
-    return track(r)
+    return live.moved(from: a, to: r)
   }
   public func free(_ a: Int?) {
-    if let a { live[a] = nil }
+    live.forget(a)
     peer.free(a)
   }
   public func usableSize(_ a: Int) -> Int { peer.usableSize(a) }
@@ -48,8 +38,5 @@ public final class CHeapAdapter: AllocatorAdapter {
   public func checkInvariants() -> [(id: String, detail: String)] { [] }
   public func reset() { freeEverything() }
 
-  private func freeEverything() {
-    for (a, _) in live.sorted(by: { $0.value < $1.value }) { peer.free(a) }
-    live = [:]
-  }
+  private func freeEverything() { for a in live.drain() { peer.free(a) } }
 }

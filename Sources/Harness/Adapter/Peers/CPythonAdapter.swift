@@ -15,9 +15,8 @@ public final class CPythonAdapter: PlacementReporting {
   public let peer: CPythonPymalloc
   public let pages: PageSource
   public var name: String { "cpython" }
-  /// Blocks handed out and not yet freed: address → allocation number, freed in that order by `reset()`.
-  private var live: [Int: Int] = [:]
-  private var serial = 0
+  /// Blocks handed out and not yet freed, freed oldest first by `reset()`.
+  private var live = LiveAddresses()
 
   /// Claims the process's CPython pymalloc. `pages` serves its arenas (with `arenaFaults` when it is made
   /// here); `rawFaults` applies to its RAW-domain calls.
@@ -39,23 +38,14 @@ public final class CPythonAdapter: PlacementReporting {
     peer.release()
   }
 
-  private func track(_ a: Int?) -> Int? {
-    if let a {
-      serial += 1
-      live[a] = serial
-    }
-    return a
-  }
-
-  public func malloc(_ n: UInt64) -> Int? { track(peer.malloc(n)) }
-  public func calloc(_ c: UInt64, _ s: UInt64) -> Int? { track(peer.calloc(c, s)) }
+  public func malloc(_ n: UInt64) -> Int? { live.record(peer.malloc(n)) }
+  public func calloc(_ c: UInt64, _ s: UInt64) -> Int? { live.record(peer.calloc(c, s)) }
   public func realloc(_ a: Int?, _ n: UInt64) -> Int? {
     guard let r = peer.realloc(a, n) else { return nil }  // on failure the old block stays live
-    if let a { live[a] = nil }
-    return track(r)
+    return live.moved(from: a, to: r)
   }
   public func free(_ a: Int?) {
-    if let a { live[a] = nil }
+    live.forget(a)
     peer.free(a)
   }
   public func usableSize(_ a: Int) -> Int { peer.usableSize(a) }
@@ -101,8 +91,5 @@ public final class CPythonAdapter: PlacementReporting {
     peer.installTables()
   }
 
-  private func freeEverything() {
-    for (a, _) in live.sorted(by: { $0.value < $1.value }) { peer.free(a) }
-    live = [:]
-  }
+  private func freeEverything() { for a in live.drain() { peer.free(a) } }
 }
