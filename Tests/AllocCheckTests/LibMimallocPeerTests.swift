@@ -1,0 +1,136 @@
+// LibMimallocPeerTests.swift — the `mimalloc` peer (libmimalloc 2.0.9, real OS threads): the committed heaps
+// corpus and generated programs of every profile pass the peer's oracle (the heaps oracle less what the
+// library cannot answer, PeerAdapters.oracle), and a deliberately broken wrapper around the adapter is
+// caught, so the peer path's checks can fail. Skipped where the library is missing, except under CI=true,
+// where a missing peer fails. ALLOC_CHECK_PEER_PROGRAMS=N runs N generated programs per profile instead
+// of the default.
+
+import AllocUnderTest
+import Foundation
+import Harness
+import Oracle
+import Testing
+
+enum LibMimallocPeer {
+  /// CI must have the peer; elsewhere the suite runs only if the library loads.
+  static let runnable: Bool = ProcessInfo.processInfo.environment["CI"] == "true" || (try? LibMimalloc.shared()) != nil
+  static let oracle = PeerAdapters.oracle(for: .mimalloc, family: .heaps, base: .heaps)
+  static func adapter() throws -> HeapsAdapter {
+    try #require(try PeerAdapters.make(.mimalloc, family: .heaps) as? HeapsAdapter)
+  }
+  static var programsPerProfile: Int {
+    Int(ProcessInfo.processInfo.environment["ALLOC_CHECK_PEER_PROGRAMS"] ?? "") ?? 40
+  }
+}
+
+@Suite("libmimalloc peer", .serialized, .enabled(if: LibMimallocPeer.runnable))
+struct LibMimallocPeerTests {
+  @Test("the library is 2.0.9 and t0 runs on mimalloc's main thread")
+  func loads() throws {
+    let lib = try LibMimalloc.shared()
+    #expect(lib.version == 209, "mi_version() = \(lib.version); Documentation/MimallocVersions.md describes 2.0.9")
+    #expect(lib.mainIsLibraryMain)
+    #expect(try LibMimallocPeer.adapter().name == "mimalloc-2.0.9")
+  }
+
+  @Test("each heaps corpus file passes the peer's oracle", arguments: Corpus.files.filter { $0.hasPrefix("heaps/") && $0.hasSuffix(".txt") })
+  func corpus(_ file: String) throws {
+    let adapter = try LibMimallocPeer.adapter()
+    let verdict = Executor.run(try Corpus.program(file), on: adapter, config: ExecutorConfig(oracle: LibMimallocPeer.oracle))
+    #expect(verdict.passed, "corpus/\(file): \(verdict.violation.map { "\($0)" } ?? "")\n\(verdict.trace.suffix(12).map { "\($0.text)  \($0.result)" }.joined(separator: "\n"))")
+  }
+
+  @Test("generated programs of every profile pass the peer's oracle", arguments: HeapsProgramGenerator.Profile.allCases)
+  func generated(_ profile: HeapsProgramGenerator.Profile) throws {
+    let adapter = try LibMimallocPeer.adapter()
+    var failures: [String] = []
+    let n = LibMimallocPeer.programsPerProfile
+    for seed in UInt64(1)...UInt64(n) {
+      let program = HeapsProgramGenerator(length: 150, profile: profile).generate(seed: seed)
+      let verdict = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: LibMimallocPeer.oracle, runSeed: seed))
+      if let v = verdict.violation { failures.append("seed \(seed): \(v)") }
+    }
+    print("libmimalloc peer: \(n) \(profile) programs, \(failures.count) violations")
+    #expect(failures.isEmpty, "\(failures.count) of \(n) \(profile) programs failed; first: \(failures.prefix(3))")
+  }
+
+  @Test("H5 catches a wrapper that drops frees")
+  func droppedFreeIsCaught() throws {
+    let program = try ProgramText.parse("""
+      # alloc-check program v1
+      # family: heaps
+      p0 = malloc(24)
+      t1 = spawn()
+      thread(t1)
+      free(p0)
+      thread(t0)
+      collect(force)
+      """)
+    let honest = try LibMimallocPeer.adapter()
+    #expect(Executor.run(program, on: honest, config: ExecutorConfig(oracle: LibMimallocPeer.oracle)).passed)
+    let broken = BrokenPeer(honest, dropFrees: true)
+    let v = Executor.run(program, on: broken, config: ExecutorConfig(oracle: LibMimallocPeer.oracle)).violation
+    #expect(v?.rule == RuleID.remoteFreesReclaimed.rawValue, "\(v.map { "\($0)" } ?? "no violation")")
+  }
+
+  @Test("H4 catches a wrapper that reports usable sizes 8 bytes short")
+  func shortUsableSizeIsCaught() throws {
+    let program = try ProgramText.parse("""
+      # alloc-check program v1
+      # family: heaps
+      h0 = heap_new()
+      p0 = heap_malloc(h0, 20)
+      heap_visit(h0)
+      """)
+    var oracle = LibMimallocPeer.oracle
+    oracle.rules.remove(.usableSize)  // O3 would see 24 − 8 < 20 first
+    let broken = BrokenPeer(try LibMimallocPeer.adapter(), shortUsable: 8)
+    let v = Executor.run(program, on: broken, config: ExecutorConfig(oracle: oracle)).violation
+    #expect(v?.rule == RuleID.visitExact.rawValue, "\(v.map { "\($0)" } ?? "no violation")")
+  }
+}
+
+/// The peer adapter with one seeded lie: frees dropped, or usable sizes reported short.
+final class BrokenPeer: HeapsAdapter {
+  let base: HeapsAdapter
+  let dropFrees: Bool
+  let shortUsable: Int
+  init(_ base: HeapsAdapter, dropFrees: Bool = false, shortUsable: Int = 0) {
+    self.base = base
+    self.dropFrees = dropFrees
+    self.shortUsable = shortUsable
+  }
+  var name: String { "broken " + base.name }
+  func malloc(_ n: UInt64) -> Int? { base.malloc(n) }
+  func calloc(_ c: UInt64, _ s: UInt64) -> Int? { base.calloc(c, s) }
+  func realloc(_ a: Int?, _ n: UInt64) -> Int? { base.realloc(a, n) }
+  func free(_ a: Int?) { if !dropFrees { base.free(a) } }
+  func usableSize(_ a: Int) -> Int { base.usableSize(a) - shortUsable }
+  func ownsSmall(_ a: Int) -> Bool { base.ownsSmall(a) }
+  func isAllocated(_ a: Int) -> Bool? { base.isAllocated(a) }
+  var injectedFaults: Int { base.injectedFaults }
+  func snapshot() -> StatsSnapshot? { base.snapshot() }
+  func statsText() -> String? { base.statsText() }
+  func checkInvariants() -> [(id: String, detail: String)] { base.checkInvariants() }
+  var mappedBytes: Int { base.mappedBytes }
+  func reset() { base.reset() }
+  func spawnThread() -> Int { base.spawnThread() }
+  func switchThread(_ id: Int) { base.switchThread(id) }
+  func exitThread() { base.exitThread() }
+  func heapNew() -> Int { base.heapNew() }
+  func heapDestroy(_ heap: Int) { base.heapDestroy(heap) }
+  func heapDelete(_ heap: Int) { base.heapDelete(heap) }
+  func heapCollect(_ heap: HeapRef, force: Bool) { base.heapCollect(heap, force: force) }
+  func heapVisit(_ heap: HeapRef) -> [(start: Int, size: Int)] { base.heapVisit(heap) }
+  func heapMalloc(_ heap: HeapRef, _ n: UInt64) -> Int? { base.heapMalloc(heap, n) }
+  func heapMallocAligned(_ heap: HeapRef, _ n: UInt64, alignment: UInt64) -> Int? { base.heapMallocAligned(heap, n, alignment: alignment) }
+  func collect(force: Bool) { base.collect(force: force) }
+  func quiescent() { base.quiescent() }
+  var currentThread: Int { base.currentThread }
+  func heapsContaining(_ address: Int) -> [HeapIdentity] { base.heapsContaining(address) }
+  func heapContains(_ heap: HeapIdentity, _ address: Int) -> Bool { base.heapContains(heap, address) }
+  func heapUsedBlocks(_ heap: HeapIdentity) -> Int { base.heapUsedBlocks(heap) }
+  var blocksInUse: Int { base.blocksInUse }
+  var segmentCount: Int { base.segmentCount }
+  func settle() { base.settle() }
+}
