@@ -225,7 +225,10 @@ public final class LibMimallocAdapter: HeapsAdapter {
   public func heapVisit(_ r: HeapRef) -> [(start: Int, size: Int)] {
     let (lib, h) = (lib, handle(r))
     let structs = backingOwner(h).map { heapStructs(ofThread: $0) } ?? []
-    return onCurrent { lib.visit(h, allBlocks: true) }.blocks.filter { !structs.contains($0.start) }
+    return onCurrent { () -> [(start: Int, size: Int)] in
+      lib.heapCollect(h, force: false)
+      return lib.visit(h, allBlocks: true).blocks
+    }.filter { !structs.contains($0.start) }
   }
   public func heapMalloc(_ r: HeapRef, _ n: UInt64) -> Int? {
     let (lib, h) = (lib, handle(r))

@@ -41,6 +41,9 @@ public enum PeerAdapters {
       // - H6 counts blocks in use over every page, abandoned ones included; no call sees abandoned pages;
       // - H7 counts segments and mapped bytes; a release libmimalloc keeps no such count.
       o.rules.subtract([.reallocFreesOld, .destroyFreesAll, .noBlockLost, .footprintBounded])
+      // Where 2.0.9 differs from the reference on purpose (Documentation/MimallocVersions.md), by row:
+      // V1: small power-of-two aligned requests are only 128-aligned.
+      o.geometry.smallPowerOfTwoAlignedCap = 128
       o.invariants = []
       o.invariantsEvery = 0
     }
