@@ -54,6 +54,31 @@ struct LibMimallocPeerTests {
     #expect(failures.isEmpty, "\(failures.count) of \(n) \(profile) programs failed; first: \(failures.prefix(3))")
   }
 
+  /// Row V3 of Documentation/MimallocVersions.md: 2.0.9 lets a `mi_heap_new` heap reclaim a dead thread's
+  /// segment (src/segment.c `mi_segment_try_reclaim` never reads `no_reclaim`). t1 leaves two segments
+  /// abandoned; t2's spawn reclaims one into its backing heap (the heap structs), and h0's first large block
+  /// needs a span no segment of t2 has, so h0 takes the other, with t1's live blocks in it.
+  @Test("H1 shows 2.0.9's reclaim into a mi_heap_new heap (row V3)")
+  func reclaimHazardIsReal() throws {
+    let program = try ProgramText.parse("""
+      # alloc-check program v1
+      # family: heaps
+      t1 = spawn()
+      thread(t1)
+      p0 = malloc(12000000)
+      p1 = malloc(12000000)
+      p2 = malloc(12000000)
+      exit()
+      t2 = spawn()
+      thread(t2)
+      h0 = heap_new()
+      p3 = heap_malloc(h0, 12000000)
+      """)
+    let v = Executor.run(program, on: try LibMimallocPeer.adapter(), config: ExecutorConfig(oracle: LibMimallocPeer.oracle)).violation
+    print("libmimalloc peer, row V3: \(v.map { "\($0)" } ?? "no violation")")
+    #expect(v?.rule == RuleID.heapMembership.rawValue, "\(v.map { "\($0)" } ?? "no violation")")
+  }
+
   @Test("H5 catches a wrapper that drops frees")
   func droppedFreeIsCaught() throws {
     let program = try ProgramText.parse("""
