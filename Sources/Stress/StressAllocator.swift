@@ -30,6 +30,13 @@ public protocol StressAllocator: AnyObject, Sendable {
   func checkInvariants() -> [String]
   /// Quiescent, every worker exited, every block freed: the main thread's final collect, then what is left.
   func teardown() -> StressTeardown
+  /// Checks this allocator cannot be held to, by id ("S5") with the reason; the runner skips them and
+  /// reports them in ``StressResult/notChecked``. Empty for the references.
+  var notChecked: [String: String] { get }
+}
+
+extension StressAllocator {
+  public var notChecked: [String: String] { [:] }
 }
 
 /// One OS thread's handle. Driven by one OS thread at a time (it may move to another between rounds).

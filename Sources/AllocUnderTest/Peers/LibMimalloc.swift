@@ -30,6 +30,7 @@ public final class LibMimalloc: @unchecked Sendable {
   typealias PointerQuery = @convention(c) (UnsafeRawPointer?) -> Bool
   typealias UsableSize = @convention(c) (UnsafeRawPointer?) -> UInt
   typealias Free = @convention(c) (UnsafeMutableRawPointer?) -> Void
+  typealias Malloc = @convention(c) (UInt) -> UnsafeMutableRawPointer?
   typealias GetHeap = @convention(c) () -> OpaquePointer?
   typealias Version = @convention(c) () -> Int32
 
@@ -75,6 +76,7 @@ public final class LibMimalloc: @unchecked Sendable {
   let cInHeapRegion: PointerQuery
   let cUsableSize: UsableSize
   let cFree: Free
+  let cMalloc: Malloc
   let cGetBacking: GetHeap
   let cGetDefault: GetHeap
 
@@ -123,6 +125,7 @@ public final class LibMimalloc: @unchecked Sendable {
     cInHeapRegion = try library.function("mi_is_in_heap_region", as: PointerQuery.self)
     cUsableSize = try library.function("mi_usable_size", as: UsableSize.self)
     cFree = try library.function("mi_free", as: Free.self)
+    cMalloc = try library.function("mi_malloc", as: Malloc.self)
     cGetBacking = try library.function("mi_heap_get_backing", as: GetHeap.self)
     cGetDefault = try library.function("mi_heap_get_default", as: GetHeap.self)
     version = Int(try library.function("mi_version", as: Version.self)())
@@ -193,6 +196,8 @@ public final class LibMimalloc: @unchecked Sendable {
 
   // MARK: Calls any thread may make (free; read-only queries of page metadata)
 
+  /// `mi_malloc(n)`: the calling thread's default heap (its backing heap unless it set another).
+  public func malloc(_ n: UInt64) -> Int? { Self.address(unsafe cMalloc(UInt(n))) }
   public func free(_ address: Int?) { unsafe cFree(address.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }) }
   /// `mi_usable_size(p)`.
   public func usableSize(_ address: Int) -> Int { Int(unsafe cUsableSize(UnsafeRawPointer(bitPattern: address))) }

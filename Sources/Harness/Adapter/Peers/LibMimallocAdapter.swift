@@ -3,15 +3,12 @@
 // ``BatonThread``; every call runs on the current thread's OS thread while the executor waits, so a program
 // stays deterministic, cross-thread frees are real, and `exit` really ends the pthread (mimalloc's
 // `_mi_thread_done` deletes its heaps and abandons its segments). Read-only queries (contains, usable size,
-// in-region) run on the executor's thread: every baton thread is parked then, and the baton's lock hand-off
-// orders their writes before the read.
-//
-// CPython's four heaps per thread (2.0.9 has no heap tags): mem = the thread's backing heap
-// (`mi_heap_get_backing`, which absorbs deleted heaps, as CPython's MEM heap does); object, gc and gc_pre
-// = three `mi_heap_new` heaps made on the thread when it starts. Their `mi_heap_t` structs are blocks of the
-// backing heap (v2.0.9 src/heap.c `mi_heap_new_in_arena`): visits and used counts of a backing heap leave
-// out exactly those structs, which are the allocator's own. What cannot be asked is listed in
-// ``PeerAdapters/oracle(for:family:base:)`` and Documentation/MimallocVersions.md.
+// in-region) run on the executor's thread while every baton thread is parked (the hand-off orders writes).
+// CPython's four heaps per thread (2.0.9 has no tags): mem = the thread's backing heap (it absorbs deleted
+// heaps, as CPython's MEM heap does); object, gc, gc_pre = three `mi_heap_new` heaps made when the thread
+// starts. Their `mi_heap_t` structs are blocks of the backing heap (v2.0.9 src/heap.c `mi_heap_new_in_arena`),
+// so visits and used counts of a backing heap leave out exactly those. Unanswerable queries and 2.0.9's
+// differences: ``PeerAdapters/oracle(for:family:base:)``, Documentation/MimallocVersions.md.
 
 import AllocUnderTest
 import Oracle
