@@ -95,6 +95,24 @@ struct LibMimallocPeerTests {
           + "\(r.canaryChecks) canary checks, teardown \(r.teardown.map { "\($0.blocksInUse) blocks, \($0.segments) segments" } ?? "-")")
   }
 
+  @Test("the differential's observations of the reference and the peer line up op by op")
+  func observations() throws {
+    let peer = try LibMimallocPeer.adapter()
+    let reference = MimallocAdapter()
+    var facts = 0, differing: [String] = []
+    for profile in HeapsProgramGenerator.Profile.allCases {
+      for seed in UInt64(1)...5 {
+        let program = HeapsProgramGenerator(length: 150, profile: profile).generate(seed: seed)
+        let (a, b) = (HeapsObservation.observe(program, on: reference), HeapsObservation.observe(program, on: peer))
+        #expect(a.count == b.count, "\(profile) seed \(seed): \(a.count) facts on the reference, \(b.count) on the peer")
+        facts += a.count
+        for (x, y) in zip(a, b) where x != y { differing.append("\(profile) \(seed): reference \(x) / peer \(y)") }
+      }
+    }
+    print("libmimalloc differential: \(facts) facts, \(differing.count) differ; first: \(differing.prefix(6))")
+    #expect(facts > 0)
+  }
+
   @Test("H5 catches a wrapper that drops frees")
   func droppedFreeIsCaught() throws {
     let program = try ProgramText.parse("""
