@@ -2,8 +2,8 @@
 // corpus and generated programs of every profile pass the peer's oracle (the heaps oracle less what the
 // library cannot answer, PeerAdapters.oracle), and a deliberately broken wrapper around the adapter is
 // caught, so the peer path's checks can fail. Skipped where the library is missing, except under CI=true,
-// where a missing peer fails. ALLOC_CHECK_PEER_PROGRAMS=N runs N generated programs per profile instead
-// of the default.
+// where a missing peer fails. ALLOC_CHECK_PEER_PROGRAMS=N and ALLOC_CHECK_PEER_LENGTH=L run N generated
+// programs of L ops per profile (default 40 of 150).
 
 import AllocUnderTest
 import Foundation
@@ -21,6 +21,9 @@ enum LibMimallocPeer {
   }
   static var programsPerProfile: Int {
     Int(ProcessInfo.processInfo.environment["ALLOC_CHECK_PEER_PROGRAMS"] ?? "") ?? 40
+  }
+  static var programLength: Int {
+    Int(ProcessInfo.processInfo.environment["ALLOC_CHECK_PEER_LENGTH"] ?? "") ?? 150
   }
 }
 
@@ -47,11 +50,11 @@ struct LibMimallocPeerTests {
     var failures: [String] = []
     let n = LibMimallocPeer.programsPerProfile
     for seed in UInt64(1)...UInt64(n) {
-      let program = HeapsProgramGenerator(length: 150, profile: profile).generate(seed: seed)
+      let program = HeapsProgramGenerator(length: LibMimallocPeer.programLength, profile: profile).generate(seed: seed)
       let verdict = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: LibMimallocPeer.oracle, runSeed: seed))
       if let v = verdict.violation { failures.append("seed \(seed): \(v)") }
     }
-    print("libmimalloc peer: \(n) \(profile) programs, \(failures.count) violations")
+    print("libmimalloc peer: \(n) \(profile) programs of \(LibMimallocPeer.programLength) ops, \(failures.count) violations")
     #expect(failures.isEmpty, "\(failures.count) of \(n) \(profile) programs failed; first: \(failures.prefix(3))")
   }
 
