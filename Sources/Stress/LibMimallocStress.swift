@@ -16,13 +16,13 @@ public final class LibMimallocStress: StressAllocator {
   /// Claims libmimalloc's main thread for the run (its forced collect is the teardown's).
   public init() throws(PeerUnavailable) {
     let lib = try LibMimalloc.shared()
-    guard lib.claim("libmimalloc stress") else {
-      throw PeerUnavailable(peer: .mimalloc, reason: "libmimalloc's main thread is in use by \(lib.holderName ?? "another user") in this process")
+    guard lib.holder.claim("libmimalloc stress") else {
+      throw PeerUnavailable(peer: .mimalloc, reason: "libmimalloc's main thread is in use by \(lib.holder.holderName ?? "another user") in this process")
     }
     self.lib = lib
   }
 
-  deinit { lib.release() }
+  deinit { lib.holder.release() }
 
   public func makeWorker() -> any StressWorker { LibMimallocStressWorker(lib) }
   public var mappedBytes: Int { 0 }
@@ -46,7 +46,7 @@ public final class LibMimallocStress: StressAllocator {
   /// its heap still holds: blocks in use and the segments its used pages lie in (information only).
   public func teardown() -> StressTeardown {
     let lib = lib
-    let areas = lib.main.run { () -> [LibMimalloc.Area] in
+    let areas = lib.main.run { () -> [HeapArea] in
       lib.collect(force: true)
       return lib.visit(lib.backingHeap(), allBlocks: false).areas
     }

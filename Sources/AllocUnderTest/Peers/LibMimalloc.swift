@@ -41,17 +41,6 @@ public final class LibMimalloc: @unchecked Sendable {
     public var description: String { "mi_heap_t@0x" + String(UInt(bitPattern: address), radix: 16) }
   }
 
-  /// One page as `mi_heap_visit_blocks` describes it (`mi_heap_area_t`), and its allocated blocks.
-  public struct Area: Sendable, Equatable {
-    public var blocks: Int
-    public var reserved: Int
-    public var committed: Int
-    /// `page->used` when the area was reported (cross-thread frees not yet collected still count).
-    public var used: Int
-    public var blockSize: Int
-    public var fullBlockSize: Int
-  }
-
   public let library: PeerLibrary
   /// `mi_version()`: 209 for 2.0.9.
   public let version: Int
@@ -81,7 +70,6 @@ public final class LibMimalloc: @unchecked Sendable {
   let cGetDefault: GetHeap
 
   private static let instance = Mutex<Result<LibMimalloc, PeerUnavailable>?>(nil)
-  private let holder = Mutex<String?>(nil)
 
   /// The process's one instance: starts ``main`` and loads the library on it, on first use.
   public static func shared() throws(PeerUnavailable) -> LibMimalloc {
@@ -136,17 +124,8 @@ public final class LibMimalloc: @unchecked Sendable {
 
   // MARK: One harness user of the main thread at a time
 
-  /// Takes ``main``'s heaps for `owner`; false while another owner holds them (two adapters would see each
-  /// other's blocks in t0's heaps).
-  public func claim(_ owner: String) -> Bool {
-    holder.withLock { h in
-      guard h == nil else { return false }
-      h = owner
-      return true
-    }
-  }
-  public var holderName: String? { holder.withLock { $0 } }
-  public func release() { holder.withLock { $0 = nil } }
+  /// Who uses ``main``'s heaps now (two adapters would see each other's blocks in t0's heaps).
+  public let holder = PeerClaim()
 
   // MARK: Calls that must run on the heap's own thread
 
@@ -173,10 +152,11 @@ public final class LibMimalloc: @unchecked Sendable {
   /// segment is reclaimed first).
   public func collect(force: Bool) { cCollect(force) }
 
-  /// `mi_heap_visit_blocks(h, allBlocks, …)`: every page of the heap as an area, and with `allBlocks` each
+  /// `mi_heap_visit_blocks(h, allBlocks, …)`: every page of the heap as an area (its `used` as 2.0.9 reports
+  /// it: `page->used` before any collect, so uncollected remote frees still count), and with `allBlocks` each
   /// allocated block as (start, usable block size). With `allBlocks` the call collects each page's free
   /// lists first (v2.0.9 src/heap.c `mi_heap_area_visit_blocks`), so it mutates: owner thread only.
-  public func visit(_ h: Heap, allBlocks: Bool) -> (areas: [Area], blocks: [(start: Int, size: Int)]) {
+  public func visit(_ h: Heap, allBlocks: Bool) -> (areas: [HeapArea], blocks: [(start: Int, size: Int)]) {
     let sink = VisitSink()
     let arg = unsafe Unmanaged.passUnretained(sink).toOpaque()
     _ = unsafe cHeapVisit(h.pointer, allBlocks, { _, area, block, size, arg in
@@ -186,7 +166,7 @@ public final class LibMimalloc: @unchecked Sendable {
       } else if let a = unsafe area {
         // mi_heap_area_t: blocks, reserved, committed, used, block_size, full_block_size (one word each).
         let word = { (k: Int) in Int(bitPattern: unsafe a.load(fromByteOffset: k * 8, as: UInt.self)) }
-        sink.areas.append(Area(blocks: word(0), reserved: word(1), committed: word(2), used: word(3), blockSize: word(4),
+        sink.areas.append(HeapArea(blocks: word(0), reserved: word(1), committed: word(2), used: word(3), blockSize: word(4),
                                fullBlockSize: word(5)))
       }
       return true
@@ -215,6 +195,6 @@ public final class LibMimalloc: @unchecked Sendable {
 
 /// What one visit collected (the visitor's context object).
 private final class VisitSink {
-  var areas: [LibMimalloc.Area] = []
+  var areas: [HeapArea] = []
   var blocks: [(start: Int, size: Int)] = []
 }

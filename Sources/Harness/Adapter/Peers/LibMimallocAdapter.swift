@@ -39,8 +39,8 @@ public final class LibMimallocAdapter: HeapsAdapter {
   /// Claims the process's libmimalloc main thread (one adapter at a time).
   public init() throws(PeerUnavailable) {
     let lib = try LibMimalloc.shared()
-    guard lib.claim("libmimalloc adapter") else {
-      throw PeerUnavailable(peer: .mimalloc, reason: "libmimalloc's main thread is in use by \(lib.holderName ?? "another adapter") in this process")
+    guard lib.holder.claim("libmimalloc adapter") else {
+      throw PeerUnavailable(peer: .mimalloc, reason: "libmimalloc's main thread is in use by \(lib.holder.holderName ?? "another adapter") in this process")
     }
     self.lib = lib
     threads = [PeerThread(baton: lib.main, heaps: lib.main.run { Self.cpythonHeaps(lib) })]
@@ -51,7 +51,7 @@ public final class LibMimallocAdapter: HeapsAdapter {
     let lib = self.lib
     let heaps = threads[0].heaps
     lib.main.run { for h in heaps.dropFirst() { lib.heapDelete(h) } }
-    lib.release()
+    lib.holder.release()
   }
 
   /// The calling thread's four CPython heaps: its backing heap, then three new ones.
