@@ -1,7 +1,8 @@
 // StressAllocator.swift — the adapter-like interface the stress runner drives (``StressAllocator``: the
 // allocator; ``StressWorker``: one OS thread's view of it), and its two conformances: the mimalloc reference
-// (one `MiThread` per OS thread) and the pymalloc reference behind one lock (CPython's GIL). A real peer
-// (libmimalloc, glibc) plugs in as a third conformance. Quiescent-only members say so.
+// (one `MiThread` per OS thread) and the pymalloc reference behind one lock (CPython's GIL). Real peers plug
+// in as further conformances (``LibMimallocStress``), listing the checks they cannot be held to in
+// `notChecked`. Quiescent-only members say so.
 
 import AllocUnderTest
 import Synchronization

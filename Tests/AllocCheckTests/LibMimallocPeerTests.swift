@@ -3,7 +3,7 @@
 // library cannot answer, PeerAdapters.oracle), and a deliberately broken wrapper around the adapter is
 // caught, so the peer path's checks can fail. Skipped where the library is missing, except under CI=true,
 // where a missing peer fails. ALLOC_CHECK_PEER_PROGRAMS=N and ALLOC_CHECK_PEER_LENGTH=L run N generated
-// programs of L ops per profile (default 40 of 150).
+// programs of L ops per profile (default 40 of 150); ALLOC_CHECK_PEER_STRESS_OPS the stress run's ops.
 
 import AllocUnderTest
 import Foundation
@@ -86,7 +86,7 @@ struct LibMimallocPeerTests {
   @Test("4 real threads on libmimalloc pass S1 and S2; S3–S6 are reported not checked; nothing is left in use")
   func stress() throws {
     let allocator = try LibMimallocStress()
-    var p = StressParameters(threads: 4, operations: 40_000, seed: 0x57E5)
+    var p = StressParameters(threads: 4, operations: Int(ProcessInfo.processInfo.environment["ALLOC_CHECK_PEER_STRESS_OPS"] ?? "") ?? 40_000, seed: 0x57E5)
     p.churnEvery = 1000
     p.roundOperations = 20_000
     let r = StressRun.run(p, allocator: allocator)
