@@ -70,7 +70,7 @@ struct StressCommand: ParsableCommand {
     let alloc: any StressAllocator
     switch (peer, kind) {
     case (.mimalloc, _):
-      alloc = try PeerCheck.require { () throws(PeerUnavailable) in try LibMimallocStress.make() }
+      alloc = try PeerCheck.require { () throws(PeerUnavailable) in try LibMimallocStress() }
     case (.cpython, _):
       alloc = try PeerCheck.require { () throws(PeerUnavailable) in try CPythonStress() }
     case (.glibc, _), (.jemalloc, _):
@@ -106,7 +106,7 @@ struct StressCommand: ParsableCommand {
                                progress: { Console.err($0) },
                                onFailure: { Console.err("stress: FAIL \($0) (printed at once: corruption may crash the run; replay: \(replay))") },
                                shouldStop: { Interrupt.requested })
-    Console.out(summary(result, skipped: alloc.skippedChecks))
+    Console.out(summary(result))
     if result.interrupted { Console.out("stress: interrupted (Ctrl-C) after \(result.operations) ops; the teardown and its checks ran") }
     guard result.passed else {
       for f in result.failures { Console.out("FAIL \(f)") }
@@ -117,7 +117,7 @@ struct StressCommand: ParsableCommand {
     Console.out("stress: ok")
   }
 
-  func summary(_ r: StressResult, skipped: [(check: String, reason: String)] = []) -> String {
+  func summary(_ r: StressResult) -> String {
     let t = r.teardown
     var lines = [
       "stress: \(r.operations) ops in \(String(format: "%.2f", r.seconds)) s (\(r.opsPerSecond) ops/s), \(r.rounds) rounds, \(threads) threads",
@@ -127,9 +127,8 @@ struct StressCommand: ParsableCommand {
       "  S2 ids freed \(r.freedIds), lost \(r.lostBlocks), freed twice \(r.freedTwice), never allocated \(r.unknownIds)",
       "  S3 owner collect left " + (r.ownerCollectLeft.map { "\($0) blocks" } ?? "(not measured: one shared allocator, or no per-thread count)"),
     ]
-    for (check, reason) in skipped { lines.append("  \(check): skipped (\(reason))") }
-    let skips = Set(skipped.map(\.check))
-    if skips.contains("S4 return to zero") {
+    for (check, reason) in r.notChecked.sorted(by: { $0.key < $1.key }) { lines.append("  \(check) skipped: \(reason)") }
+    if r.notChecked["S4"] != nil {
     } else if let t {
       lines.append("  S4 after final collect: \(t.blocksInUse) blocks in use, \(t.segments) segments/arenas in use, \(t.mappedBytes) B mapped"
                    + (t.allowedMappedBytes > 0 ? " (\(t.allowedMappedBytes) B allowed: one empty arena kept, bpo-37257), " : ", ")
@@ -137,7 +136,7 @@ struct StressCommand: ParsableCommand {
     } else {
       lines.append("  S4 not reached (an earlier check failed)")
     }
-    if !skips.contains("S5 footprint") {
+    if r.notChecked["S5"] == nil {
     lines.append("  S5 peak mapped \(mib(r.peakMappedBytes)) MiB, peak live \(mib(r.peakLiveBytes)) MiB, ratio "
                  + String(format: "%.2f", r.footprintRatio) + ", bound \(mib(r.footprintBound)) MiB")
     }

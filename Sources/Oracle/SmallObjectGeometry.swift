@@ -14,6 +14,12 @@ public struct SmallObjectGeometry: Sendable, Equatable {
   /// mimalloc 8 (its bin 1 holds 8-byte blocks; `MI_MAX_ALIGN_SIZE` applies from 9 bytes up).
   public var tinyAlignment = 16
 
+  /// nil: an aligned request is owed the alignment it asked for. Set for libmimalloc 2.0.9
+  /// (Documentation/MimallocVersions.md, row V1): `mi_heap_malloc_aligned(n, a)` with n a power of two and
+  /// a ≤ n ≤ 1024 takes the plain small path, whose pages start 384 bytes in (v2.0.9 src/segment.c
+  /// `_mi_segment_page_start_from_slice`), so such a request is owed only min(a, this).
+  public var smallPowerOfTwoAlignedCap: Int? = nil
+
   public init() {}
   public static let pymalloc = SmallObjectGeometry()
   /// mimalloc 2.1.2, 64-bit release: only the alignment facts matter (the pool fields are pymalloc's and
@@ -26,6 +32,12 @@ public struct SmallObjectGeometry: Sendable, Equatable {
 
   /// The alignment every result for an n-byte request must have.
   public func requiredAlignment(_ n: UInt64) -> Int { n <= 8 ? tinyAlignment : alignment }
+
+  /// The alignment an aligned request of n bytes asking for `asked` is owed.
+  public func owedAlignment(asked: UInt64, size n: UInt64) -> Int {
+    if let cap = smallPowerOfTwoAlignedCap, n <= 1024, n >= asked, n & (n &- 1) == 0 { return min(Int(asked), cap) }
+    return Int(asked)
+  }
 
   /// Is a request of n bytes one that the pools serve?
   public func isSmall(_ n: UInt64) -> Bool { n >= 1 && n <= UInt64(smallThreshold) }

@@ -1,7 +1,8 @@
 // StressAllocator.swift — the adapter-like interface the stress runner drives (``StressAllocator``: the
 // allocator; ``StressWorker``: one OS thread's view of it), and its two conformances: the mimalloc reference
-// (one `MiThread` per OS thread) and the pymalloc reference behind one lock (CPython's GIL). A real peer
-// (libmimalloc, glibc) plugs in as a third conformance. Quiescent-only members say so.
+// (one `MiThread` per OS thread) and the pymalloc reference behind one lock (CPython's GIL). Real peers plug
+// in as further conformances (``LibMimallocStress``), listing the checks they cannot be held to in
+// `notChecked`. Quiescent-only members say so.
 
 import AllocUnderTest
 import Synchronization
@@ -30,15 +31,13 @@ public protocol StressAllocator: AnyObject, Sendable {
   func checkInvariants() -> [String]
   /// Quiescent, every worker exited, every block freed: the main thread's final collect, then what is left.
   func teardown() -> StressTeardown
-  /// Checks that do not apply (a real peer's hidden internals), each with its reason; default none.
-  var skippedChecks: [(check: String, reason: String)] { get }
+  /// Checks this allocator cannot be held to, by id ("S5") with the reason; the runner skips them and
+  /// reports them in ``StressResult/notChecked``. Empty for the references.
+  var notChecked: [String: String] { get }
 }
 
 extension StressAllocator {
-  /// Checks the runner must not apply to this allocator, each with why (real peers: what needs the
-  /// reference's internals). The summary prints them as skipped; none is skipped for the references.
-  public var skippedChecks: [(check: String, reason: String)] { [] }
-  func skips(_ check: String) -> Bool { skippedChecks.contains { $0.check == check } }
+  public var notChecked: [String: String] { [:] }
 }
 
 /// One OS thread's handle. Driven by one OS thread at a time (it may move to another between rounds).

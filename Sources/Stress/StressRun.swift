@@ -45,6 +45,8 @@ public struct StressResult: Sendable {
   public var ownerCollectLeft: Int?
   public var peakLiveBytes = 0, peakMappedBytes = 0, footprintBound = 0
   public var teardown: StressTeardown?
+  /// Checks skipped because the allocator cannot be held to them (``StressAllocator/notChecked``).
+  public var notChecked: [String: String] = [:]
   public var failures: [StressFailure] = []
   public var interrupted = false
 

@@ -132,7 +132,7 @@ final class ScribblingHeapStress: StressAllocator, @unchecked Sendable {
   func roundSummary() -> String { "" }
   func checkInvariants() -> [String] { [] }
   func teardown() -> StressTeardown { StressTeardown() }
-  var skippedChecks: [(check: String, reason: String)] { inner.skippedChecks }
+  var notChecked: [String: String] { inner.notChecked }
 
   final class Worker: StressWorker {
     let inner: any StressWorker

@@ -1,7 +1,7 @@
 // CPythonPymalloc.swift — CPython 3.11's real pymalloc (Objects/obmalloc.c in libpython3.11.so.1.0), driven
 // without Py_Initialize: PyObject_Malloc/Calloc/Realloc/Free then serve only our calls, so its arenas hold
 // only the program's blocks. Its state is the library's static state, so there is one instance per process
-// (``CPythonPymalloc/shared()``), and one user at a time (``CPythonPymalloc/claim(_:)``).
+// (``CPythonPymalloc/shared()``), and one user at a time (``CPythonPymalloc/holder``).
 //
 // What makes it observable:
 // - arenas: `PyObject_SetArenaAllocator` routes every arena map and unmap through ``pages`` (a ``PageSource``
@@ -17,7 +17,7 @@ import Glibc
 #endif
 
 public final class CPythonPymalloc: @unchecked Sendable {
-  // @unchecked: every mutable field is touched only by the holder of ``claim(_:)`` (one adapter at a time),
+  // @unchecked: every mutable field is touched only by the holder of ``claim(_:)`` (one adapter at a time, ``holder``),
   // from the thread that runs it; the arena callbacks run inside that holder's calls.
   typealias Malloc = @convention(c) (UInt) -> UnsafeMutableRawPointer?
   typealias Calloc = @convention(c) (UInt, UInt) -> UnsafeMutableRawPointer?
@@ -51,7 +51,6 @@ public final class CPythonPymalloc: @unchecked Sendable {
   public private(set) var arenasMapped = 0
 
   private static let instance = Mutex<Result<CPythonPymalloc, PeerUnavailable>?>(nil)
-  private let holder = Mutex<String?>(nil)
 
   /// The process's one instance; loads libpython3.11 and installs the arena and RAW hooks on first use.
   public static func shared() throws(PeerUnavailable) -> CPythonPymalloc {
@@ -116,18 +115,8 @@ public final class CPythonPymalloc: @unchecked Sendable {
 
   // MARK: One user at a time
 
-  /// Takes the library for `owner` (an adapter's name); false if another owner holds it. Two users at once
-  /// would see each other's blocks in the statistics, so adapters refuse to start instead.
-  public func claim(_ owner: String) -> Bool {
-    holder.withLock { h in
-      guard h == nil else { return false }
-      h = owner
-      return true
-    }
-  }
-  /// Who holds the library now, if anyone.
-  public var holderName: String? { holder.withLock { $0 } }
-  public func release() { holder.withLock { $0 = nil } }
+  /// The library's one user (an adapter's name): two at once would see each other's blocks in the statistics.
+  public let holder = PeerClaim()
 
   // MARK: The OBJ domain (PyObject_*)
 

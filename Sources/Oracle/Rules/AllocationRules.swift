@@ -11,7 +11,7 @@ public enum AllocationRules {
   public static func alignment(_ f: AllocationFacts, _ g: SmallObjectGeometry) -> Violation? {
     guard let a = f.address else { return nil }
     var need = g.requiredAlignment(f.requested)
-    if let asked = f.alignment, !f.hasInvalidAlignment, asked <= 1 << 40 { need = max(need, Int(asked)) }
+    if let asked = f.alignment, !f.hasInvalidAlignment, asked <= 1 << 40 { need = max(need, g.owedAlignment(asked: asked, size: f.requested)) }
     guard a % need != 0 else { return nil }
     return Violation(opIndex: f.opIndex, .alignment, "result \(hexString(a)) is not \(need)-byte aligned (mod \(a % need))")
   }

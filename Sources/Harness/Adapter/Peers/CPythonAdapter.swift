@@ -6,7 +6,7 @@
 //
 // The library's state lives as long as the process: `reset()` frees every block this adapter handed out, so
 // the next run starts with no block live, but CPython keeps its last wholly-free arena (bpo-37257) and its
-// cached pools. One adapter holds the library at a time (``CPythonPymalloc/claim(_:)``).
+// cached pools. One adapter holds the library at a time (``CPythonPymalloc/holder``).
 
 import AllocUnderTest
 import Oracle
@@ -22,8 +22,8 @@ public final class CPythonAdapter: PlacementReporting {
   /// here); `rawFaults` applies to its RAW-domain calls.
   public init(arenaFaults: FaultPlan = .never, rawFaults: FaultPlan = .never, pages: PageSource? = nil) throws(PeerUnavailable) {
     let peer = try CPythonPymalloc.shared()
-    guard peer.claim("cpython adapter") else {
-      throw PeerUnavailable(peer: .cpython, reason: "libpython3.11's pymalloc is in use by \(peer.holderName ?? "another adapter") in this process")
+    guard peer.holder.claim("cpython adapter") else {
+      throw PeerUnavailable(peer: .cpython, reason: "libpython3.11's pymalloc is in use by \(peer.holder.holderName ?? "another adapter") in this process")
     }
     self.peer = peer
     self.pages = pages ?? MmapPageSource(faults: arenaFaults)
@@ -35,7 +35,7 @@ public final class CPythonAdapter: PlacementReporting {
   deinit {
     freeEverything()
     peer.rawFaults.plan = .never
-    peer.release()
+    peer.holder.release()
   }
 
   public func malloc(_ n: UInt64) -> Int? { live.record(peer.malloc(n)) }
