@@ -44,7 +44,7 @@ struct DiffCommand: ParsableCommand {
     Console.parameters("diff", [("programs", programs.origin), ("peer", "\(peerKind.rawValue) (\(peerKind.libraryFile ?? ""))"),
                                 ("reference bugs", bugs.isEmpty ? "none" : bugs.joined(separator: ", ")),
                                 ("faults", "arena mmaps \(arenaFaults), RAW \(rawFaults) (both sides)"),
-                                ("isolation", "each program in a forked child")])
+                                ("isolation", fam == .pymalloc ? "each program in a forked child" : "in process (no state carried between runs)")])
     let pair = try PeerCheck.require { () throws(PeerUnavailable) in
       try Self.makePair(peerKind, family: fam, bugs: seeded, arenaFaults: arena, rawFaults: raw)
     }
@@ -88,8 +88,10 @@ struct DiffCommand: ParsableCommand {
     try DifferentialPairs.make(kind, family: family, bugs: bugs, arenaFaults: arenaFaults, rawFaults: rawFaults)
   }
 
-  /// One differential run in a child process; a child that dies is reported as the peer's crash.
+  /// One differential run in a child process (when the pair needs it); a child that dies is reported as the
+  /// peer's crash.
   static func isolated(_ pair: DifferentialPair, _ program: Program, runSeed: UInt64) -> DifferentialOutcome {
+    guard pair.needsIsolation else { return DifferentialOutcome(pair.run(program, runSeed: runSeed)) }
     switch ForkedRun.run({ DifferentialOutcome(pair.run(program, runSeed: runSeed)).encoded }) {
     case .success(let bytes):
       return DifferentialOutcome(decoding: bytes) ?? DifferentialOutcome(crash: "unreadable result from the child", pair: pair)

@@ -80,7 +80,6 @@ struct RulesCommand: ParsableCommand {
     case .sameStatistics: ("L2", "O(classes)", "a stats printer that drifts from CPython's (fidelity)")
     case .sameUsableSize: ("L1", "O(1)", "a changed bin table or size rounding (fidelity)")
     case .sameHeapWalk: ("L2", "O(heap)", "a heap walk or destroy/delete that differs from libmimalloc (fidelity)")
-    case .sameContainment: ("L2", "O(heaps)", "pages filed under another heap than libmimalloc's (fidelity)")
     case .sameDiagnostic: ("L1", "O(dump)", "a hook message, check order or dump format CPython does not print (fidelity)")
     }
   }

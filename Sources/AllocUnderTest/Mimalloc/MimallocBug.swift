@@ -41,6 +41,9 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
   /// O3 usable size ≥ request: a request one byte above a bin's lower neighbour (65, 97, 129, …) is served
   /// from the bin below.
   case binOffByOne
+  /// X5 same usable size (fidelity: only the differential against libmimalloc sees it): a request of exactly
+  /// a bin's block size above 64 bytes is served from the next bin up (usable size larger, still ≥ request).
+  case binRoundsUpAtBoundary
   /// H3 delete moves blocks to the backing heap (and H1): absorbed pages keep `xheap` on the deleted heap.
   case deleteKeepsOldXHeap
   /// H1 containment: `mi_heap_contains_block` answers for any heap of the owning thread.
@@ -108,6 +111,7 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
     case .abandonedNeverReclaimed, .reclaimOnFreeAfterExit: "H7"
     case .abandonedHugeFreeLost: "H6"
     case .binOffByOne, .sliceCountTruncated: "O3"
+    case .binRoundsUpAtBoundary: "X5"
     case .deleteKeepsOldXHeap: "H3"
     case .containsAnyHeapOfThread, .hugeNotContained: "H1"
     case .callocSkipsZeroingRecycled: "O5"
@@ -134,6 +138,8 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
   /// True for a race that only interleavings of real OS threads can show (the stress runner's checks,
   /// S1–S5 of ``Stress``, catch it); logical-thread programs and direct scenarios cannot.
   public var needsRealThreads: Bool { self == .remoteFreeWithoutCAS }
+  /// Caught only by the differential against the real libmimalloc (its check is an X rule).
+  public var isFidelityBug: Bool { caughtBy.hasPrefix("X") }
 
   private static let bitTable: [MimallocBug: UInt64] =
     Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, UInt64(1) << UInt64($0)) })

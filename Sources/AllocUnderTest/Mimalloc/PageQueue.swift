@@ -25,6 +25,9 @@ extension Heap {
     if mimalloc.has(.binOffByOne), bin > 8, bin < MiConst.binHuge, size == SizeClass.blockSize(ofBin: bin - 1) + 1 {
       return bin - 1
     }
+    if mimalloc.has(.binRoundsUpAtBoundary), bin > 8, bin < MiConst.binHuge - 1, size == SizeClass.blockSize(ofBin: bin) {
+      return bin + 1
+    }
     return bin
   }
 

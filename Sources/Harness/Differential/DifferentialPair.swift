@@ -8,12 +8,15 @@ import Oracle
 public protocol DifferentialPair: AnyObject {
   var family: ProgramFamily { get }
   var peerName: String { get }
+  /// Must each program run in a forked child (the peer's state outlives a run and cannot be reset)?
+  var needsIsolation: Bool { get }
   func run(_ program: Program, runSeed: UInt64) -> DifferentialVerdict
 }
 
 extension PymallocDifferential: DifferentialPair {
   public var family: ProgramFamily { .pymalloc }
   public var peerName: String { peer.name }
+  public var needsIsolation: Bool { true }
 }
 
 /// A differential run in a few fields: pass, or the failing side, rule, op and detail.

@@ -61,6 +61,7 @@ extension Executor {
       let ident = r.identity(on: cur)
       let reported = h.heapVisit(r)
       record(i, "heap_visit(\(r))" + threadNote, "\(reported.count) blocks")
+      if config.observe { observeVisit(i, heap: ident, reported: reported) }
       if rules.contains(.visitExact) {
         let expected = blocks(in: ident).map { (block: $0, usable: adapter.usableSize($0.address)) }
         if let v = HeapRules.visitExact(opIndex: i, heap: ident, expected: expected, reported: reported) { return v }

@@ -20,7 +20,8 @@ public struct Observation: Sendable, Equatable {
 
 extension Executor {
   /// `moved`: for a realloc of a block, whether the result is at another address.
-  mutating func observeResult(_ i: Int, _ address: Int?, moved: Bool?) {
+  /// `aligned`: the block came from an aligned allocation (its usable size is not compared, V6).
+  mutating func observeResult(_ i: Int, _ address: Int?, moved: Bool?, aligned: Bool = false) {
     guard let a = address else {
       observations.append(Observation(opIndex: i, rule: .sameOutcome, value: "NULL"))
       return
@@ -28,7 +29,7 @@ extension Executor {
     let how = moved.map { $0 ? ", moved" : ", in place" } ?? ""
     if heaps != nil {
       observations.append(Observation(opIndex: i, rule: .sameOutcome, value: "block" + how))
-      observations.append(Observation(opIndex: i, rule: .sameUsableSize, value: "usable \(adapter.usableSize(a))"))
+      if !aligned { observations.append(Observation(opIndex: i, rule: .sameUsableSize, value: "usable \(adapter.usableSize(a))")) }
       return
     }
     let small = adapter.ownsSmall(a)
@@ -37,6 +38,16 @@ extension Executor {
     if small, let p = (adapter as? PlacementReporting)?.placement(of: a) {
       observations.append(Observation(opIndex: i, rule: .samePlacement, value: "\(p), usable \(adapter.usableSize(a))"))
     }
+  }
+
+  /// A heap_visit of `heap`: the program blocks it reported that the model files under that heap (orphans
+  /// are left out: which heap a dead thread's blocks land in differs between versions, V7).
+  mutating func observeVisit(_ i: Int, heap: HeapIdentity, reported: [(start: Int, size: Int)]) {
+    let ranges = reported.sorted { $0.start < $1.start }
+    let ids = live.all.filter { b in
+      b.home == heap && ranges.contains { b.address >= $0.start && b.address < $0.start + max($0.size, 1) }
+    }.map(\.id).sorted()
+    observations.append(Observation(opIndex: i, rule: .sameHeapWalk, value: "\(heap): [" + ids.map { "p\($0)" }.joined(separator: ", ") + "]"))
   }
 
   /// After op `i`: every arena's pools (X3) and the statistics text (X4), when the allocator keeps them.

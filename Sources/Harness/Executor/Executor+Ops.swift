@@ -61,12 +61,13 @@ extension Executor {
                                 servedSmall: address.map { adapter.ownsSmall($0) } ?? false, faultFired: fault)
     facts.alignment = alignment
     record(i, text + threadNote, describe(facts))
-    if config.observe { observeResult(i, address, moved: nil) }
+    if config.observe { observeResult(i, address, moved: nil, aligned: alignment != nil) }
     if let v = allocationRules(facts) { return v }
     guard let a = address, requested <= UInt64(Int.max) else { return nil }
     var block = ModelBlock(id: id, address: a, requested: requested,
                            canarySeed: Canary.seed(forBlock: id, runSeed: config.runSeed), small: facts.servedSmall)
     block.home = home
+    block.aligned = alignment != nil
     if case .calloc = kind, rules.contains(.callocZeroed),
        let v = ContentRules.callocZeroed(opIndex: i, id: id, adapter.read(a, count: block.length)) {
       return v
@@ -87,7 +88,10 @@ extension Executor {
                                 servedSmall: a.map { adapter.ownsSmall($0) } ?? false,
                                 faultFired: adapter.injectedFaults > before)
     record(i, "p\(id) = realloc(\(ref.map { "p\($0.id)" } ?? "NULL"), \(n))" + threadNote, describe(facts))
-    if config.observe { observeResult(i, a, moved: old.map { a != nil && $0.address != a }) }
+    if config.observe {
+      observeResult(i, a, moved: old.map { a != nil && $0.address != a },
+                    aligned: old.map { $0.aligned && a == $0.address } ?? false)
+    }
     guard let a else {
       if rules.contains(.nilOnlyWhereAllowed), let v = AllocationRules.nilOnlyWhereAllowed(facts) { return v }
       if let old { live.rename(id: old.id, to: id) }  // on failure the new name holds the old block
@@ -102,6 +106,7 @@ extension Executor {
                            classRequest: inPlace ? old!.classRequest : n)
     // A block resized in place stays in its heap; a moved one lands in the current thread's mem heap.
     block.home = old.map { $0.address == a } == true ? old!.home : memHome
+    block.aligned = old.map { $0.aligned && $0.address == a } ?? false
     var kept = 0
     if let old {
       if rules.contains(.reallocFreesOld),
