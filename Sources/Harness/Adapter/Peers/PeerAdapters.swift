@@ -22,8 +22,12 @@ public enum PeerAdapters {
   public static func oracle(for kind: PeerKind, family: ProgramFamily, base: OracleConfig) -> OracleConfig {
     var o = base
     switch kind {
-    case .reference, .cpythonDebug:
+    case .reference:
       break
+    case .cpythonDebug:
+      // D5: a release libpython has no PYMEM_DEBUG_SERIALNO, so its blocks carry no serial number to check.
+      // D1–D4 and D6–D8 read the real process (bytes, the fatal line of a forked child, the allocator name).
+      o.rules.remove(.serialBumped)
     case .cpython:
       // obmalloc.c's arena and pool lists are static in libpython: no invariant walker (PM*) runs on it.
       o.invariants = []
@@ -60,9 +64,7 @@ public enum PeerAdapters {
     case .mimalloc:
       // peer-mimalloc branch: the libmimalloc 2.0.9 HeapsAdapter goes here.
       throw PeerUnavailable(peer: kind, reason: "the libmimalloc adapter is not built yet")
-    case .cpythonDebug:
-      // peer-debug branch: the CPython debug-hooks domains adapter goes here.
-      throw PeerUnavailable(peer: kind, reason: "the CPython debug-hooks adapter is not built yet")
+    case .cpythonDebug: return try CPythonDebugAdapter()
     }
   }
 }
