@@ -19,8 +19,8 @@ public struct MisuseComparison: Sendable, Equatable {
     case wildRead
     /// Beyond the model: the harmful part was not performed.
     case outsideModel
-    /// A real CPython died inside the dump (SIGSEGV) before the predicted line, which the prediction allows
-    /// (``dumpMayCrash``): only "it died in that dump" was checked.
+    /// A real CPython died inside the block dump (SIGSEGV) before the predicted line, which the prediction
+    /// allows (``dumpMayCrash``): only "its stderr is a dump, cut short by a memory fault" was checked.
     case diedInDump
   }
   public var opIndex: Int
