@@ -134,4 +134,35 @@ struct CPythonDebugPeerTests {
       #expect(fatal.stderrText.contains(piece), "missing \(piece.debugDescription) in\n\(fatal.stderrText)")
     }
   }
+
+  @Test("the real pool edge under hooks is N = 488 (N + 3·S = 512: no serial numbers), and the executor knows it",
+        .enabled(if: enabled))
+  func poolEdgeWithoutSerials() throws {
+    let adapter = try Self.adapter()
+    adapter.reset()
+    try adapter.setupAllocators("debug")
+    #expect(adapter.currentAllocatorName() == "pymalloc_debug")
+    let pool = try #require(adapter.mallocAddress(.mem, 488))
+    let nested = try #require(adapter.mallocAddress(.mem, 489))
+    #expect(adapter.readableRange(around: pool) != nil, "488 + 24 = 512 bytes come from a pymalloc pool")
+    #expect(adapter.readableRange(around: nested) == nil, "489 + 24 bytes fall back to RAW (glibc)")
+    // RAW's header around MEM's: size 513 big-endian, 'r', 7 × 0xFD.
+    #expect(MemoryAccess.readUnchecked(address: nested - 32, count: 16)
+      == [0, 0, 0, 0, 0, 0, 2, 1, UInt8(ascii: "r")] + Array(repeating: 0xFD, count: 7))
+    adapter.freeAddress(.mem, pool)
+    adapter.freeAddress(.mem, nested)
+    let program = try ProgramText.parse("""
+      # alloc-check program v1
+      # family: domains
+      configure(debug)
+      p0 = PyMem_Malloc(488)
+      p1 = PyObject_Malloc(489)
+      p2 = PyMem_Realloc(p0, 489)
+      PyObject_Free(p1)
+      write_past_end(p2, 1, 0x00)
+      """)
+    let verdict = Self.run(program, on: adapter)
+    #expect(verdict.passed, Self.failure(verdict, program, "pool edge"))
+    #expect(verdict.misuses.first?.produced == "Fatal Python error: _PyMem_DebugRawFree: bad trailing pad byte")
+  }
 }
