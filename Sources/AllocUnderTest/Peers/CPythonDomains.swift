@@ -8,8 +8,6 @@
 // check cannot fire in this process (PyGILState_Check says "held" before Py_Initialize, probed), so for
 // ``DomainCall/mallocWithoutGIL(_:_:)`` the child initializes Python and releases the GIL first.
 // Entry points: ``CPythonDomains/shared()``, ``restorePristine()``, ``setupAllocators(_:)``.
-import Synchronization
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,10 +15,11 @@ import Glibc
 public final class CPythonDomains: @unchecked Sendable {
   // @unchecked: the function pointers and contexts are written once in init; libpython's state is touched
   // only by the holder of the CPythonPymalloc claim.
-  typealias Malloc = @convention(c) (UInt) -> UnsafeMutableRawPointer?
-  typealias Calloc = @convention(c) (UInt, UInt) -> UnsafeMutableRawPointer?
-  typealias Realloc = @convention(c) (UnsafeMutableRawPointer?, UInt) -> UnsafeMutableRawPointer?
-  typealias Free = @convention(c) (UnsafeMutableRawPointer?) -> Void
+  // The four entry points have the C types PyObject_Malloc & co. have in ``CPythonPymalloc``.
+  typealias Malloc = CPythonPymalloc.Malloc
+  typealias Calloc = CPythonPymalloc.Calloc
+  typealias Realloc = CPythonPymalloc.Realloc
+  typealias Free = CPythonPymalloc.Free
   typealias Void0 = @convention(c) () -> Void
   typealias Name = @convention(c) () -> UnsafePointer<CChar>?
   typealias ParseName = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<Int32>?) -> Int32
@@ -47,18 +46,11 @@ public final class CPythonDomains: @unchecked Sendable {
   /// (learnt at load by installing the hooks over the pristine tables once).
   public let debugContexts: [Int]
 
-  private static let instance = Mutex<Result<CPythonDomains, PeerUnavailable>?>(nil)
+  private static let instance = PeerOnce<CPythonDomains>()
 
   /// The process's one instance, over ``CPythonPymalloc/shared()``'s library.
   public static func shared() throws(PeerUnavailable) -> CPythonDomains {
-    let r: Result<CPythonDomains, PeerUnavailable> = instance.withLock { cached in
-      if let cached { return cached }
-      let made: Result<CPythonDomains, PeerUnavailable>
-      do throws(PeerUnavailable) { made = .success(try CPythonDomains(try CPythonPymalloc.shared())) } catch { made = .failure(error) }
-      cached = made
-      return made
-    }
-    return try r.get()
+    try instance.get { () throws(PeerUnavailable) in try CPythonDomains(try CPythonPymalloc.shared()) }
   }
 
   private init(_ pymalloc: CPythonPymalloc) throws(PeerUnavailable) {
