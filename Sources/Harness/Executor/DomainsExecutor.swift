@@ -2,6 +2,8 @@
 // the domain rules D1–D8 (DomainRules.swift) op by op; stops at the first violation, or where CPython would
 // abort (a fatal error of the hooks, predicted or not). Clean calls and their checks live here; misuse ops
 // in DomainsExecutor+Misuse.swift. At the end, a teardown frees every block still held, checked the same way.
+// The adapter's domains (reference or real libpython) are driven through ``DomainsAdapter/calls``; every call
+// that may end in a fatal error goes to ``DomainsAdapter/risky(_:)`` (the real peer forks for it).
 //
 // Model per block: its address (nil: NULL), domain, N, canary seed, whether it fell back to RAW inside
 // pymalloc (``DBlock/nested``) and a pending write misuse whose check is the block's next free or realloc.

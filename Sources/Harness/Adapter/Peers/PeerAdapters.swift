@@ -26,7 +26,8 @@ public enum PeerAdapters {
       break
     case .cpythonDebug:
       // D5: a release libpython has no PYMEM_DEBUG_SERIALNO, so its blocks carry no serial number to check.
-      // D1–D4 and D6–D8 read the real process (bytes, the fatal line of a forked child, the allocator name).
+      // D1–D4 and D6–D8 read the real process (bytes, the fatal line of a forked child, the allocator name);
+      // D4 only where freed bytes stay readable (pool blocks: glibc writes its own words into freed chunks).
       o.rules.remove(.serialBumped)
     case .cpython:
       // obmalloc.c's arena and pool lists are static in libpython: no invariant walker (PM*) runs on it.
