@@ -165,4 +165,17 @@ struct CPythonDebugPeerTests {
     #expect(verdict.passed, Self.failure(verdict, program, "pool edge"))
     #expect(verdict.misuses.first?.produced == "Fatal Python error: _PyMem_DebugRawFree: bad trailing pad byte")
   }
+
+  @Test("ForkedCall: a child that returns is quiet with exit 0; one that aborts after writing to fd 2 is SIGABRT with that text")
+  func forkedCallOutcomes() throws {
+    let quiet = try #require(ForkedCall.run {})
+    #expect(quiet.returnedQuietly && quiet.statusText == "exit 0")
+    let message: StaticString = "Fatal Python error: probe\n"
+    let aborted = try #require(ForkedCall.run {
+      _ = write(2, message.utf8Start, message.utf8CodeUnitCount)
+      abort()
+    })
+    #expect(aborted.signal == SIGABRT && !aborted.returnedQuietly)
+    #expect(aborted.pythonFatalLine == "Fatal Python error: probe")
+  }
 }

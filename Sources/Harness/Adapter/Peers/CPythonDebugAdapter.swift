@@ -71,7 +71,8 @@ public final class CPythonDebugAdapter: DomainsAdapter, DomainsCalls {
       return ProducedFatal(fatalLine: corrupt?(line) ?? line, stderrText: o.stderrText, status: o.statusText)
     }
     let note = "[no fatal line: the child ended by \(o.statusText) after \(o.stderr.count) bytes of stderr]"
-    return ProducedFatal(fatalLine: note, stderrText: o.stderrText, diedInDump: o.faulted && o.stderr.starts(with: Array("Debug memory block at address p=".utf8)), status: o.statusText)
+    let inDump = o.faulted && o.stderr.starts(with: Array("Debug memory block at address p=".utf8))
+    return ProducedFatal(fatalLine: note, stderrText: o.stderrText, diedInDump: inDump, status: o.statusText)
   }
 
   // MARK: AllocatorAdapter (PyMem_* on MEM)
