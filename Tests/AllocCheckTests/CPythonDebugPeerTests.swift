@@ -20,9 +20,16 @@ struct CPythonDebugPeerTests {
   static let oracle = PeerAdapters.oracle(for: .cpythonDebug, family: .domains, base: .domains)
   static let perProfile = Int(ProcessInfo.processInfo.environment["ALLOC_CHECK_PEER_PROGRAMS"] ?? "") ?? 60
 
+  /// The adapter; waits (up to 60 s) while another suite's adapter holds the process's one libpython.
   static func adapter() throws -> CPythonDebugAdapter {
-    let made = try PeerAdapters.make(.cpythonDebug, family: .domains)
-    return try #require(made as? CPythonDebugAdapter)
+    for _ in 0..<1200 {
+      do {
+        return try #require(try PeerAdapters.make(.cpythonDebug, family: .domains) as? CPythonDebugAdapter)
+      } catch let busy as PeerUnavailable where busy.reason.contains("in use by") {
+        usleep(50_000)
+      }
+    }
+    return try #require(try PeerAdapters.make(.cpythonDebug, family: .domains) as? CPythonDebugAdapter)
   }
 
   static func run(_ program: Program, on adapter: CPythonDebugAdapter, seed: UInt64 = 0) -> Verdict {
@@ -177,5 +184,18 @@ struct CPythonDebugPeerTests {
     })
     #expect(aborted.signal == SIGABRT && !aborted.returnedQuietly)
     #expect(aborted.pythonFatalLine == "Fatal Python error: probe")
+  }
+
+  @Test("double free and realloc of a freed block from a full pool: the real bad-ID line equals the prediction",
+        .enabled(if: enabled), arguments: ["double-free", "realloc-freed"])
+  func freedBlockOfFullPool(_ kind: String) throws {
+    let adapter = try Self.adapter()
+    let program = try Corpus.program("domains/misuse-\(kind)-full-pool.txt")
+    let verdict = Self.run(program, on: adapter)
+    #expect(verdict.passed, Self.failure(verdict, program, kind))
+    let m = try #require(verdict.misuses.first)
+    #expect(m.status == .compared && m.produced == m.predicted && m.producedFatal?.status == "SIGABRT", "\(m)")
+    #expect(m.produced.contains("bad ID: Allocated using API '\u{FFFD}'"), "\(m.produced)")
+    print("[cpython-debug \(kind), full pool] \(m.status.rawValue): \(m.produced)")
   }
 }
