@@ -117,6 +117,6 @@ func pointerText(_ address: Int) -> String {
 }
 
 /// Decodes like Python's `bytes.decode('ascii', 'replace')`.
-func asciiReplacing(_ bytes: [UInt8]) -> String {
+public func asciiReplacing(_ bytes: [UInt8]) -> String {
   String(String.UnicodeScalarView(bytes.map { $0 < 0x80 ? Unicode.Scalar($0) : "\u{FFFD}" }))
 }

@@ -107,10 +107,21 @@ public final class CPythonPymalloc: @unchecked Sendable {
 
   /// RAW = ours, MEM and OBJ = libpython's pristine pymalloc tables (undoing what another peer set).
   public func installTables() {
-    unsafe rawTable.withUnsafeBytes { unsafe setAllocator(0, UnsafeMutableRawPointer(mutating: $0.baseAddress)) }
-    for domain in 1...2 {
-      unsafe pristineTables[domain].withUnsafeBytes { unsafe setAllocator(Int32(domain), UnsafeMutableRawPointer(mutating: $0.baseAddress)) }
-    }
+    setTable(0, rawTable)
+    for domain in 1...2 { setTable(Int32(domain), pristineTables[domain]) }
+  }
+
+  /// `PyMem_GetAllocator(domain)`: the installed PyMemAllocatorEx, 40 bytes.
+  public func table(_ domain: Int32) -> [UInt8] {
+    var t = [UInt8](repeating: 0, count: 40)
+    unsafe t.withUnsafeMutableBytes { unsafe getAllocator(domain, $0.baseAddress) }
+    return t
+  }
+
+  /// `PyMem_SetAllocator(domain, table)` from the 40 bytes of a PyMemAllocatorEx (CPython copies them).
+  public func setTable(_ domain: Int32, _ table: [UInt8]) {
+    precondition(table.count == 40, "a PyMemAllocatorEx is 40 bytes")
+    unsafe table.withUnsafeBytes { unsafe setAllocator(domain, UnsafeMutableRawPointer(mutating: $0.baseAddress)) }
   }
 
   // MARK: One user at a time

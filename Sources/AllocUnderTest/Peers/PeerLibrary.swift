@@ -119,3 +119,20 @@ public final class PeerLibrary: @unchecked Sendable {
     return unsafe unsafeBitCast(p, to: type)
   }
 }
+
+/// A peer object made once per process, on first use. A failure is kept too: a library that could not be
+/// loaded will not appear later in the same process.
+final class PeerOnce<T: AnyObject & Sendable>: Sendable {
+  private let slot = Mutex<Result<T, PeerUnavailable>?>(nil)
+
+  func get(_ make: () throws(PeerUnavailable) -> T) throws(PeerUnavailable) -> T {
+    let r: Result<T, PeerUnavailable> = slot.withLock { cached in
+      if let cached { return cached }
+      let made: Result<T, PeerUnavailable>
+      do throws(PeerUnavailable) { made = .success(try make()) } catch { made = .failure(error) }
+      cached = made
+      return made
+    }
+    return try r.get()
+  }
+}

@@ -5,13 +5,14 @@
 // ``DomainBug``s. Fatal errors of the hooks are captured, never printed-and-aborted.
 //
 // It is an ``AllocatorAdapter`` so every tool that takes one (fuzz targets, `run`, `shrink`, the hunt) can
-// hold it: ``Executor/run(_:on:config:)`` hands it to ``DomainsExecutor``. Its own malloc … free are
-// `PyMem_Malloc` … `PyMem_Free` (MEM); it answers no pool, statistics or invariant questions.
+// hold it: ``Executor/run(_:on:config:)`` hands it to ``DomainsExecutor``, which drives ``calls``,
+// ``risky(_:)`` and ``produced``; ``CPythonDebugAdapter`` overrides those four for the real libpython.
+// Its own malloc … free are `PyMem_Malloc` … `PyMem_Free` (MEM); no pool, statistics or invariants.
 
 import AllocUnderTest
 import Oracle
 
-public final class DomainsAdapter: AllocatorAdapter {
+public class DomainsAdapter: AllocatorAdapter {
   public let bugs: Set<DomainBug>
   public let options: PyMemOptions
   /// Fatal errors captured during the current run, in order.
@@ -30,6 +31,40 @@ public final class DomainsAdapter: AllocatorAdapter {
   public static let defaultOptions = PyMemOptions(serialNumbers: true, mallocQuarantine: 16)
 
   public var name: String { bugs.isEmpty ? "domains" : "domains+" + bugs.map(\.rawValue).sorted().joined(separator: "+") }
+
+  // MARK: What DomainsExecutor drives (overridden by CPythonDebugAdapter)
+
+  /// The domains the executor calls.
+  public var calls: any DomainsCalls { domains }
+  /// Fatal errors of the current run, in order, as the executor compares them.
+  public var produced: [ProducedFatal] { fatals.map(ProducedFatal.init) }
+  /// Hooked blocks carry a serial number (`PYMEM_DEBUG_SERIALNO`): 4·S extra bytes instead of 3·S.
+  public var serialNumbers: Bool { options.serialNumbers }
+  /// The domains stop at a read of unknown memory instead of performing it (``PyFatalError/involvesWildRead``).
+  public var modelsWildReads: Bool { true }
+
+  /// Runs a call the hooks may stop with a fatal error (captured in ``fatals``); malloc's or realloc's result.
+  @discardableResult
+  public func risky(_ call: DomainCall) -> Int? {
+    switch call {
+    case .free(let d, let a):
+      domains.freeAddress(d, a)
+      return nil
+    case .realloc(let d, let a, let n):
+      return domains.reallocAddress(d, a, n)
+    case .mallocThenFree(let d, let n):
+      let again = domains.mallocAddress(d, n)
+      domains.freeAddress(d, again)
+      return again
+    case .mallocWithoutGIL(let d, let n):
+      let before = fatals.count
+      domains.gilHeld = { false }
+      let a = domains.mallocAddress(d, n)
+      domains.gilHeld = { true }
+      if let a, fatals.count == before { domains.freeAddress(d, a) }
+      return a
+    }
+  }
 
   /// A fresh instance, with fatal errors captured.
   public func reset() {

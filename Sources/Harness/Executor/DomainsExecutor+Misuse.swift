@@ -43,9 +43,8 @@ extension DomainsExecutor {
       if case .outsideModel(let why) = predicted { return notPerformed(i, op.text, why) }
       MemoryAccess.writeUnchecked(address: b.address! + Int(offset), bytes: [byte])
       // What would notice: the next allocation of that size through the domain (likely the same memory), freed.
-      let before = adapter.fatals.count
-      let again = domains.mallocAddress(b.domain, UInt64(b.size))
-      domains.freeAddress(b.domain, again)
+      let before = adapter.produced.count
+      adapter.risky(.mallocThenFree(b.domain, UInt64(b.size)))
       record(i, op.text, "written; malloc and free of \(b.size) bytes through \(b.domain) again")
       return settle(i, op.text, predicted, before: before)
     case .doubleFree(let ref), .reallocFreed(let ref, _):
@@ -60,14 +59,14 @@ extension DomainsExecutor {
         return nil
       }
       let misuse: Misuse
-      let before = adapter.fatals.count
+      let before = adapter.produced.count
       if case .reallocFreed(_, let n) = op {
         misuse = .reallocFreed(size: UInt(n))
-        let q = domains.reallocAddress(b.domain, b.address, n)
+        let q = adapter.risky(.realloc(b.domain, b.address, n))
         record(i, op.text, q.map { "→ \(hexString($0))" } ?? "→ NULL")
       } else {
         misuse = .doubleFree
-        domains.freeAddress(b.domain, b.address)
+        adapter.risky(.free(b.domain, b.address))
         record(i, op.text, "returned")
       }
       return settle(i, op.text, MisusePrediction.predict(misuse, on: subject(b, afterFree: afterFree)), before: before)
@@ -75,11 +74,11 @@ extension DomainsExecutor {
       let b = blocks[ref.id]!
       blocks[ref.id] = nil
       let predicted = MisusePrediction.predict(.freeThroughWrongDomain(other), on: subject(b))
-      let before = adapter.fatals.count
-      domains.freeAddress(other, b.address)
+      let before = adapter.produced.count
+      adapter.risky(.free(other, b.address))
       record(i, op.text, "returned")
       let v = settle(i, op.text, predicted, before: before)
-      if stopped != nil, adapter.fatals.count > before { abandoned.append(b) }  // the hooks kept it
+      if stopped != nil, adapter.produced.count > before { abandoned.append(b) }  // the hooks kept it
       return v
     case .freeForeign(let d):
       // A zeroed buffer of our own, freed at its middle and vouched for: what the hooks read around the
@@ -90,8 +89,8 @@ extension DomainsExecutor {
       domains.vouchReadable(buffer..<(buffer + size))
       let predicted = MisusePrediction.predict(.freeForeignInZeroedBuffer, on: MisuseSubject(
         domain: d, size: 0, hookedDomains: hooked ? Set(PyMemDomain.allCases) : [], storage: .cHeap, afterFree: .stillMapped))
-      let before = adapter.fatals.count
-      domains.freeAddress(d, buffer + MisusePrediction.foreignOffset)
+      let before = adapter.produced.count
+      adapter.risky(.free(d, buffer + MisusePrediction.foreignOffset))
       record(i, op.text, "returned")
       return settle(i, op.text, predicted, before: before)
     case .mallocWithoutGIL(let d, let n):
@@ -101,12 +100,9 @@ extension DomainsExecutor {
         : MisusePrediction.predict(.mallocWithoutGIL(d), on: MisuseSubject(
           domain: d, size: Int(min(n, DomainSizes.maxBlock)), hookedDomains: hooked ? Set(PyMemDomain.allCases) : [],
           storage: .cHeap, afterFree: .stillMapped))
-      let before = adapter.fatals.count
-      domains.gilHeld = { false }
-      let a = domains.mallocAddress(d, n)
-      domains.gilHeld = { true }
+      let before = adapter.produced.count
+      let a = adapter.risky(.mallocWithoutGIL(d, n))  // a block it returns is freed again with the GIL
       record(i, op.text, a.map { "→ \(hexString($0)) (freed again with the GIL)" } ?? "→ NULL")
-      if let a, adapter.fatals.count == before { domains.freeAddress(d, a) }
       return settle(i, op.text, predicted, before: before)
     default:
       preconditionFailure("misuse: \(op.kind.name) is a clean call")
@@ -143,27 +139,35 @@ extension DomainsExecutor {
   /// D1 for a misuse: compares the fatal errors since `before` with `predicted` and decides whether the run
   /// goes on. Any fatal error, and any predicted one, ends the run (CPython would have aborted).
   mutating func settle(_ i: Int, _ call: String, _ predicted: MisuseOutcome, before: Int) -> Violation? {
-    let errors = Array(adapter.fatals[before...])
+    let errors = Array(adapter.produced[before...])
     let produced = errors.map(\.fatalLine)
     let shown = produced.first ?? "no fatal error"
     let d1 = rules.contains(.diagnosticPredicted)
     switch predicted {
     case .undetected(let note):
       comparisons.append(MisuseComparison(opIndex: i, call: call, predicted: "no fatal error (\(note))", produced: shown,
-                                          status: .compared))
+                                          status: .compared, producedFatal: errors.first))
       if !produced.isEmpty { stopped = "fatal error where none was predicted: \(shown)" }
       return d1 ? DomainRules.diagnostic(opIndex: i, call: call, predicted: nil, produced: produced) : nil
     case .fatal(let line, _, let dumpMayCrash):
+      if dumpMayCrash, errors.count == 1, errors[0].diedInDump {
+        // A real CPython read the bogus size the prediction warned about and faulted before the line.
+        comparisons.append(MisuseComparison(opIndex: i, call: call, predicted: line, produced: shown, status: .diedInDump,
+                                            dumpMayCrash: true, producedFatal: errors[0]))
+        stopped = "CPython died in the dump before \"\(line)\", as the prediction allows"
+        return nil
+      }
       comparisons.append(MisuseComparison(opIndex: i, call: call, predicted: line, produced: shown, status: .compared,
-                                          dumpMayCrash: dumpMayCrash))
+                                          dumpMayCrash: dumpMayCrash, producedFatal: errors.first))
       stopped = produced == [line] ? "CPython aborts here, as predicted: \(line)"
         : "predicted \"\(line)\", produced \(shown): the run cannot go on"
       return d1 ? DomainRules.diagnostic(opIndex: i, call: call, predicted: line, produced: produced) : nil
     case .wildRead(let why):
       comparisons.append(MisuseComparison(opIndex: i, call: call, predicted: "unpredictable (wild read: \(why))",
-                                          produced: shown, status: .wildRead))
+                                          produced: shown, status: .wildRead, producedFatal: errors.first))
       stopped = "CPython's check reads unknown memory here (\(why)); no exact comparison possible"
-      guard d1, !(errors.count == 1 && errors[0].involvesWildRead) else { return nil }
+      // A real process performed the read (any outcome is CPython's own); a model must have stopped there.
+      guard d1, adapter.modelsWildReads, !(errors.count == 1 && errors[0].involvesWildRead) else { return nil }
       return Violation(opIndex: i, .diagnosticPredicted,
                        "\(call): predicted a check that reads unknown memory (\(why)); the model's hooks produced \(shown)")
     case .outsideModel(let why):

@@ -2,6 +2,8 @@
 // the domain rules D1–D8 (DomainRules.swift) op by op; stops at the first violation, or where CPython would
 // abort (a fatal error of the hooks, predicted or not). Clean calls and their checks live here; misuse ops
 // in DomainsExecutor+Misuse.swift. At the end, a teardown frees every block still held, checked the same way.
+// The adapter's domains (reference or real libpython) are driven through ``DomainsAdapter/calls``; every call
+// that may end in a fatal error goes to ``DomainsAdapter/risky(_:)`` (the real peer forks for it).
 //
 // Model per block: its address (nil: NULL), domain, N, canary seed, whether it fell back to RAW inside
 // pymalloc (``DBlock/nested``) and a pending write misuse whose check is the block's next free or realloc.
@@ -19,6 +21,9 @@ public struct MisuseComparison: Sendable, Equatable {
     case wildRead
     /// Beyond the model: the harmful part was not performed.
     case outsideModel
+    /// A real CPython died inside the block dump (SIGSEGV) before the predicted line, which the prediction
+    /// allows (``dumpMayCrash``): only "its stderr is a dump, cut short by a memory fault" was checked.
+    case diedInDump
   }
   public var opIndex: Int
   public var call: String
@@ -28,6 +33,8 @@ public struct MisuseComparison: Sendable, Equatable {
   /// The predicted line comes after a dump that reads a size field the misuse changed or a freed block's:
   /// CPython may die in the dump (SIGSEGV) before printing it. The model prints it; so do we, marked.
   public var dumpMayCrash = false
+  /// The first fatal error the call produced, with all it printed (nil: none).
+  public var producedFatal: ProducedFatal? = nil
 }
 
 public struct DomainsExecutor {
@@ -56,7 +63,7 @@ public struct DomainsExecutor {
 
   let adapter: DomainsAdapter
   let config: ExecutorConfig
-  var domains: PyMemDomains { adapter.domains }
+  var domains: any DomainsCalls { adapter.calls }
   var rules: Set<RuleID> { config.oracle.rules }
   var statics = ProgramState()
   var blocks: [Int: DBlock] = [:]
@@ -80,7 +87,7 @@ public struct DomainsExecutor {
     adapter.reset()
     var e = DomainsExecutor(adapter: adapter, config: config)
     let violation = e.runAll(program)
-    adapter.domains.forgetVouched()
+    adapter.calls.forgetVouched()
     for f in e.foreign { MemoryAccess.freeForeign(f) }
     if violation == nil, e.stopped != nil { e.releaseUntouched() }
     if let why = e.stopped, violation == nil { e.record(program.ops.count, "# run stopped", why) }
@@ -121,18 +128,18 @@ public struct DomainsExecutor {
       domains.setupDebugHooks()
       return configured(i, op)
     case .malloc(let d, let n):
-      let before = adapter.fatals.count
+      let before = adapter.produced.count
       let a = domains.mallocAddress(d, n)
       return allocated(i, op, id: id!, domain: d, size: n, address: a, before: before, fill: HookBytes.clean)
     case .calloc(let d, let c, let n):
-      let before = adapter.fatals.count
+      let before = adapter.produced.count
       let a = domains.callocAddress(d, c, n)
       return allocated(i, op, id: id!, domain: d, size: DomainSizes.product(c, n) ?? .max, address: a, before: before, fill: 0)
     case .realloc(let d, let ref, let n):
       return reallocate(i, op, ref.flatMap { blocks[$0.id] }, domain: d, size: n, id: id!)
     case .free(let d, let ref):
       guard let ref, let b = blocks[ref.id] else {
-        let before = adapter.fatals.count
+        let before = adapter.produced.count
         domains.freeAddress(d, nil)
         record(i, op.text, "ok (NULL)")
         return clean(i, op.text, before)
@@ -148,7 +155,7 @@ public struct DomainsExecutor {
     let name = domains.currentAllocatorName()
     record(i, op.text, "→ \(name ?? "NULL")")
     guard rules.contains(.allocatorName) else { return nil }
-    let foreign = hooked ? PyMemDomain.allCases.filter { domains.getAllocator($0) !== domains.debugContext($0) }.map(\.description) : []
+    let foreign = hooked ? domains.domainsOffTheirDebugContext().map(\.description) : []
     return DomainRules.allocatorName(opIndex: i, expected: statics.domains.expectedAllocatorName, actual: name, notOwnContext: foreign)
   }
 
@@ -156,7 +163,7 @@ public struct DomainsExecutor {
 
   /// D1 for a clean call: the fatal errors since `before` must be none. Any fatal ends the run.
   mutating func clean(_ i: Int, _ call: String, _ before: Int) -> Violation? {
-    let produced = adapter.fatals[before...].map(\.fatalLine)
+    let produced = adapter.produced[before...].map(\.fatalLine)
     guard !produced.isEmpty else { return nil }
     stopped = "fatal error during a clean call: \(produced[0])"
     guard rules.contains(.diagnosticPredicted) else { return nil }
@@ -187,12 +194,16 @@ public struct DomainsExecutor {
     return nil
   }
 
-  /// Under hooks, pymalloc (MEM/OBJ) serves N + 32 bytes from a pool only up to 512; above, RAW serves it
-  /// inside RAW's own hooks, and a block that left the pools never comes back (realloc keeps it in RAW).
+  /// Under hooks, pymalloc (MEM/OBJ) serves N + 32 bytes (N + 24 without serial numbers) from a pool only
+  /// up to 512; above, RAW serves it inside RAW's own hooks, and a block that left the pools never comes
+  /// back (realloc keeps it in RAW).
   func nests(_ d: PyMemDomain, _ n: Int, wasNested: Bool) -> Bool {
     guard hooked, statics.domains.configuration.pymallocBacks(d) else { return false }
-    return wasNested || n + DebugLayout.extraBytes(serialNumbers: true) > 512
+    return wasNested || n + extraBytes > 512
   }
+
+  /// What the hooks add to a block: 3·S, or 4·S with serial numbers.
+  var extraBytes: Int { DebugLayout.extraBytes(serialNumbers: adapter.serialNumbers) }
 
   /// D2 (header, pads, RAW nesting), D3 (bytes `from ..< N` read `fill`), D5 (serial) of a hooked block.
   mutating func hookChecks(_ i: Int, _ b: inout DBlock, freshFrom: Int, fill: UInt8, what: String) -> Violation? {
@@ -208,7 +219,7 @@ public struct DomainsExecutor {
       if b.nested {
         // The RAW header first: only if it is there is RAW's trailing pad (past our block) ours to read.
         let rawHeader = MemoryAccess.readUnchecked(address: p - 32, count: 16)
-        let rawSize = UInt64(n + 32)
+        let rawSize = UInt64(n + extraBytes)
         if let v = DomainRules.layout(opIndex: i, block: name, requested: UInt64(n), apiID: b.domain.apiID,
                                       header: MemoryAccess.readUnchecked(address: p - 16, count: 16), trailer: [],
                                       raw: (rawHeader, [], rawSize)) {
@@ -216,7 +227,7 @@ public struct DomainsExecutor {
         }
         if let v = DomainRules.layout(opIndex: i, block: name, requested: UInt64(n), apiID: b.domain.apiID,
                                       header: MemoryAccess.readUnchecked(address: p - 16, count: 16), trailer: [],
-                                      raw: (rawHeader, MemoryAccess.readUnchecked(address: p + n + 16, count: 8), rawSize)) {
+                                      raw: (rawHeader, MemoryAccess.readUnchecked(address: p + n + extraBytes - 16, count: 8), rawSize)) {
           return v
         }
       }
@@ -226,6 +237,7 @@ public struct DomainsExecutor {
                                     data: MemoryAccess.readUnchecked(address: p + freshFrom, count: n - freshFrom), expected: fill) {
       return v
     }
+    guard adapter.serialNumbers else { return nil }  // without them p[N+8…] is past the block
     let serial = MemoryAccess.readUnchecked(address: p + n + 8, count: 8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     if rules.contains(.serialBumped), let v = DomainRules.serialBumped(opIndex: i, block: name, serial: serial, previous: lastSerial) {
       return v
@@ -246,8 +258,8 @@ public struct DomainsExecutor {
   /// D1 (against the pending prediction, if any), then D4 on what is left.
   mutating func free(_ i: Int, _ b: DBlock, text: String) -> Violation? {
     if let v = contentKept(i, b, when: "before free") { return v }
-    let before = adapter.fatals.count
-    domains.freeAddress(b.domain, b.address)
+    let before = adapter.produced.count
+    if b.pending != nil { adapter.risky(.free(b.domain, b.address)) } else { domains.freeAddress(b.domain, b.address) }
     blocks[b.id] = nil
     record(i, text, "ok")
     if let pending = b.pending {
@@ -264,7 +276,7 @@ public struct DomainsExecutor {
   func deadFill(_ i: Int, _ b: DBlock) -> Violation? {
     guard hooked, rules.contains(.deadFill), let p = b.address else { return nil }
     // b[0:8] (p-16 …) may hold pymalloc's free-list link; the rest of the block, serial included, is ours.
-    let range = (p - 8)..<(p + b.size + 16)
+    let range = (p - 8)..<(p + b.size + extraBytes - 16)
     guard let readable = domains.readableRange(around: range.lowerBound), readable.contains(range.lowerBound),
       readable.upperBound >= range.upperBound
     else { return nil }
@@ -275,17 +287,17 @@ public struct DomainsExecutor {
   mutating func reallocate(_ i: Int, _ op: DomainOp, _ old: DBlock?, domain d: PyMemDomain, size n: UInt64, id: Int) -> Violation? {
     guard let old, old.address != nil else {
       if let old { blocks[old.id] = nil }  // a NULL name: realloc(NULL, n) is malloc(n)
-      let before = adapter.fatals.count
+      let before = adapter.produced.count
       let a = domains.reallocAddress(d, nil, n)
       return allocated(i, op, id: id, domain: d, size: n, address: a, before: before, fill: HookBytes.clean)
     }
     if let v = contentKept(i, old, when: "before realloc") { return v }
-    let before = adapter.fatals.count
-    let a = domains.reallocAddress(d, old.address, n)
-    record(i, "p\(id) = \(op.text)", a.map { "→ \(hexString($0))" } ?? "→ NULL")
-    blocks[old.id] = nil
+    let before = adapter.produced.count
     // Above PY_SSIZE_T_MAX the wrapper returns NULL before the hooks run: a pending misuse stays pending.
     let hooksRan = !MisusePrediction.refusedByWrapper(UInt(n))
+    let a = old.pending != nil && hooksRan ? adapter.risky(.realloc(d, old.address, n)) : domains.reallocAddress(d, old.address, n)
+    record(i, "p\(id) = \(op.text)", a.map { "→ \(hexString($0))" } ?? "→ NULL")
+    blocks[old.id] = nil
     if let pending = old.pending, hooksRan {
       if let v = checked(i, old, pending, by: .realloc, call: op.text, before: before) { return v }
       if stopped != nil { abandoned.append(old) }
@@ -325,7 +337,6 @@ public struct DomainsExecutor {
   /// the bytes a write misuse overwrote back and is freed through its own domain, so a fuzz process does
   /// not leak C-heap blocks run after run.
   mutating func releaseUntouched() {
-    domains.gilHeld = { true }
     for b in Array(blocks.values) + abandoned {
       guard let p = b.address else { continue }
       if let w = b.pending { MemoryAccess.writeUnchecked(address: p + w.offset, bytes: w.saved) }

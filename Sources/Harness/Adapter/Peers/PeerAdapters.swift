@@ -22,8 +22,13 @@ public enum PeerAdapters {
   public static func oracle(for kind: PeerKind, family: ProgramFamily, base: OracleConfig) -> OracleConfig {
     var o = base
     switch kind {
-    case .reference, .cpythonDebug:
+    case .reference:
       break
+    case .cpythonDebug:
+      // D5: a release libpython has no PYMEM_DEBUG_SERIALNO, so its blocks carry no serial number to check.
+      // D1–D4 and D6–D8 read the real process (bytes, the fatal line of a forked child, the allocator name);
+      // D4 only where freed bytes stay readable (pool blocks: glibc writes its own words into freed chunks).
+      o.rules.remove(.serialBumped)
     case .cpython:
       // obmalloc.c's arena and pool lists are static in libpython: no invariant walker (PM*) runs on it.
       o.invariants = []
@@ -67,9 +72,7 @@ public enum PeerAdapters {
     case .cpython: return try CPythonAdapter(arenaFaults: arenaFaults, rawFaults: rawFaults)
     case .glibc, .jemalloc: return try CHeapAdapter(kind)
     case .mimalloc: return try LibMimallocAdapter()
-    case .cpythonDebug:
-      // peer-debug branch: the CPython debug-hooks domains adapter goes here.
-      throw PeerUnavailable(peer: kind, reason: "the CPython debug-hooks adapter is not built yet")
+    case .cpythonDebug: return try CPythonDebugAdapter()
     }
   }
 }
