@@ -68,3 +68,85 @@ struct DifferentialTests {
     #expect(message.contains("caught differential \(bug.caughtBy)"), "stderr: \(message)")
   }
 }
+
+/// Exit-test bodies shared by the heaps and domains cases: run programs on a pair, print the first failure.
+enum DifferentialRun {
+  /// Runs every program; exits 1 with the failure on stderr if one does not agree.
+  static func expectAgreement(_ pair: DifferentialPair, _ programs: [(String, Program)]) -> Never {
+    var compared = 0
+    for (name, p) in programs {
+      let v = pair.run(p, runSeed: 0)
+      compared += v.compared
+      if let f = v.failure {
+        FileHandle.standardError.write(Data("\(name): \(f.side) \(f.violation)\n".utf8))
+        exit(1)
+      }
+    }
+    FileHandle.standardError.write(Data("\(programs.count) programs agree, \(compared) observations compared\n".utf8))
+    exit(0)
+  }
+
+  /// Exits 0 if some program fails with `rule` on the differential side, else 3 (another failure) or 4.
+  static func expectCaught(_ pair: DifferentialPair, _ programs: [Program], rule: String) -> Never {
+    for (k, p) in programs.enumerated() {
+      if let f = pair.run(p, runSeed: 0).failure {
+        FileHandle.standardError.write(Data("caught \(f.side) \(f.violation.rule) at op \(f.violation.opIndex) of program \(k): \(f.violation.detail)\n".utf8))
+        exit(f.side == "differential" && f.violation.rule == rule ? 0 : 3)
+      }
+    }
+    FileHandle.standardError.write(Data("not caught in \(programs.count) programs\n".utf8))
+    exit(4)
+  }
+
+  static func corpus(_ folder: String) -> [(String, Program)] {
+    Corpus.files.filter { $0.hasPrefix(folder + "/") && $0.hasSuffix(".txt") }.compactMap { f in (try? Corpus.program(f)).map { (f, $0) } }
+  }
+}
+
+@Suite("Differential: reference vs libmimalloc 2.0.9 and CPython's debug hooks")
+struct PeerDifferentialTests {
+  @Test("the heaps corpus and 140 generated programs agree with libmimalloc (X1, X5, X6)", .enabled(if: PeerAvailability.shouldRun(.mimalloc)))
+  func heapsAgree() async {
+    await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+      var programs = DifferentialRun.corpus("heaps")
+      for profile in HeapsProgramGenerator.Profile.allCases {
+        for s in UInt64(1)...20 { programs.append(("\(profile) \(s)", HeapsProgramGenerator(length: 150, profile: profile).generate(seed: s))) }
+      }
+      DifferentialRun.expectAgreement(try HeapsDifferential(), programs)
+    }
+  }
+
+  @Test("binRoundsUpAtBoundary passes every single-allocator rule and is caught by X5", .enabled(if: PeerAvailability.shouldRun(.mimalloc)))
+  func heapsFidelityBug() async {
+    let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+      let programs = (UInt64(1)...100).map { HeapsProgramGenerator(length: 150).generate(seed: 0xB1_0000 + $0) }
+      let alone = MimallocAdapter(bugs: [.binRoundsUpAtBoundary])
+      for p in programs where Executor.run(p, on: alone, config: ExecutorConfig(oracle: .heaps)).violation != nil { exit(2) }
+      DifferentialRun.expectCaught(try HeapsDifferential(bugs: [.binRoundsUpAtBoundary]), programs, rule: "X5")
+    }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("caught differential X5"), "stderr: \(message)")
+  }
+
+  @Test("the domains corpus and 150 misuse programs give CPython's dump text byte for byte (X7)",
+        .enabled(if: PeerAvailability.shouldRun(.cpythonDebug)))
+  func domainsAgree() async {
+    await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+      var programs = DifferentialRun.corpus("domains")
+      for s in UInt64(1)...150 { programs.append(("misuse \(s)", DomainsProgramGenerator(length: 40, profile: .misuse).generate(seed: s))) }
+      DifferentialRun.expectAgreement(try DomainsDifferential(), programs)
+    }
+  }
+
+  @Test("a reference configured with serial numbers, unlike a release libpython, is caught by X7 alone",
+        .enabled(if: PeerAvailability.shouldRun(.cpythonDebug)))
+  func domainsFidelity() async {
+    let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+      let programs = (UInt64(1)...60).map { DomainsProgramGenerator(length: 40, profile: .misuse).generate(seed: $0) }
+      let pair = try DomainsDifferential(referenceOptions: PyMemOptions(serialNumbers: true, mallocQuarantine: 16))
+      DifferentialRun.expectCaught(pair, programs, rule: "X7")
+    }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("caught differential X7"), "stderr: \(message)")
+  }
+}

@@ -27,7 +27,7 @@ enum PeerAvailability {
 }
 
 /// A peer adapter with one lie or one defect, to show the rules catch it on the real allocator's path.
-final class BrokenPeer: AllocatorAdapter {
+final class BrokenCPeer: AllocatorAdapter {
   enum Defect { case usableSizeShort, callocDirty, dropsFrees }
   let inner: AllocatorAdapter
   let defect: Defect
@@ -89,10 +89,10 @@ struct PeerTests {
 
   @Test("a broken wrapper around a real peer is caught by the rule for its defect",
         .enabled(if: PeerAvailability.shouldRun(.cpython) && PeerAvailability.shouldRun(.glibc)),
-        arguments: [(PeerKind.cpython, BrokenPeer.Defect.usableSizeShort, "O3"), (.cpython, .callocDirty, "O5"),
+        arguments: [(PeerKind.cpython, BrokenCPeer.Defect.usableSizeShort, "O3"), (.cpython, .callocDirty, "O5"),
                     (.cpython, .dropsFrees, "O9"), (.glibc, .usableSizeShort, "O3"), (.glibc, .callocDirty, "O5")])
-  func brokenWrapperCaught(_ kind: PeerKind, _ defect: BrokenPeer.Defect, _ rule: String) throws {
-    let broken = BrokenPeer(try PeerAdapters.make(kind, family: .pymalloc), defect)
+  func brokenWrapperCaught(_ kind: PeerKind, _ defect: BrokenCPeer.Defect, _ rule: String) throws {
+    let broken = BrokenCPeer(try PeerAdapters.make(kind, family: .pymalloc), defect)
     let oracle = PeerAdapters.oracle(for: kind, family: .pymalloc, base: .full)
     var caught: Violation? = nil
     for k in 0..<200 where caught == nil {

@@ -20,6 +20,8 @@ public enum DifferentialPairs {
       return try PymallocDifferential(bugs: b, arenaFaults: arenaFaults, rawFaults: rawFaults)
     case (.heaps, .mimalloc):
       return try HeapsDifferential(bugs: Set(bugs.compactMap { if case .mimalloc(let b) = $0 { b } else { nil } }))
+    case (.domains, .cpythonDebug):
+      return try DomainsDifferential(bugs: Set(bugs.compactMap { if case .domain(let b) = $0 { b } else { nil } }))
     default:
       // heaps (mimalloc) and domains (cpython-debug) pairs: added by their peer branches.
       throw PeerUnavailable(peer: kind, reason: "no \(family.rawValue)-family differential with \(kind.rawValue) yet")
