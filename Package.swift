@@ -25,6 +25,7 @@ let package = Package(
     .executable(name: "fuzz-domains-ops", targets: ["FuzzDomainsOps"]),
     // Differential targets: the reference against a real allocator (issue 11).
     .executable(name: "fuzz-pymalloc-diff", targets: ["FuzzPymallocDiff"]),
+    .executable(name: "fuzz-heaps-diff", targets: ["FuzzHeapsDiff"]),
     .library(name: "Harness", targets: ["Harness"]),
   ],
   dependencies: [
@@ -54,6 +55,8 @@ let package = Package(
                       path: "Sources/FuzzTargets/Entries/FuzzDomainsOps", swiftSettings: strictSafety),
     .executableTarget(name: "FuzzPymallocDiff", dependencies: ["FuzzTargets"],
                       path: "Sources/FuzzTargets/Entries/FuzzPymallocDiff", swiftSettings: strictSafety),
+    .executableTarget(name: "FuzzHeapsDiff", dependencies: ["FuzzTargets"],
+                      path: "Sources/FuzzTargets/Entries/FuzzHeapsDiff", swiftSettings: strictSafety),
     // The real-thread stress runner (`alloc-check stress`): drives the reference allocators directly
     // (AllocUnderTest: `Mimalloc`, `Pymalloc`, and `MemoryAccess` for the canary words; no pointers here).
     .target(name: "Stress", dependencies: ["AllocUnderTest", "Harness"], swiftSettings: strictSafety),

@@ -112,6 +112,7 @@ public enum FuzzTargets {
     HeapsOpsTarget.target,
     DomainsOpsTarget.target,
     PymallocDiffTarget.target,
+    HeapsDiffTarget.target,
   ]
 
   /// The target called `name` (its short name or its product name).

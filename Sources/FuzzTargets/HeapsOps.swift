@@ -26,20 +26,23 @@ public enum HeapsOpsTarget {
       bugNames: MimallocBug.allCases.map(\.rawValue),
       decode: { OpDecoder.decodeHeaps($0, maxOps: maxOps) },
       encode: { OpEncoder.encodeHeaps($0) },
-      makeAdapter: { names in
-        var bugs: Set<MimallocBug> = []
-        for name in names {
-          guard let bug = MimallocBug(rawValue: name) else { return nil }
-          bugs.insert(bug)
-        }
-        return MimallocAdapter(bugs: bugs)
-      },
+      makeAdapter: { names in bugs(names).map { MimallocAdapter(bugs: $0) } },
       dictionary: HeapsSeeds.dictionary,
       seeds: HeapsSeeds.programs
     )
     t.oracle = .heaps
     return t
   }()
+
+  /// The mimalloc bugs `names` spell, or nil if one is unknown.
+  static func bugs(_ names: [String]) -> Set<MimallocBug>? {
+    var bugs: Set<MimallocBug> = []
+    for name in names {
+      guard let bug = MimallocBug(rawValue: name) else { return nil }
+      bugs.insert(bug)
+    }
+    return bugs
+  }
 }
 
 /// The representative programs behind `corpus/heaps/` and the target's libFuzzer dictionary.

@@ -30,8 +30,9 @@ public struct ModelBlock: Sendable, Equatable, Hashable {
   /// Heaps family: the heap that holds the block; nil once its thread exited (an orphan) — and always
   /// nil in the pymalloc family.
   public var home: HeapIdentity? = nil
-  /// Made by an aligned allocation (kept by an in-place realloc): its usable size depends on where the
-  /// page's blocks start, which differs between mimalloc versions (the differential skips it, X5).
+  /// Made by an aligned allocation, or a realloc of such a block: its usable size (and so whether a realloc
+  /// stays in place, in its heap) depends on where the page's blocks start, which differs between mimalloc
+  /// versions (MimallocVersions.md V6; the differential stops comparing at a realloc of such a block).
   public var aligned = false
 
   public init(id: Int, address: Int, requested: UInt64, canarySeed: UInt64, small: Bool, classRequest: UInt64? = nil) {

@@ -22,14 +22,7 @@ struct CPythonDebugPeerTests {
 
   /// The adapter; waits (up to 60 s) while another suite's adapter holds the process's one libpython.
   static func adapter() throws -> CPythonDebugAdapter {
-    for _ in 0..<1200 {
-      do {
-        return try #require(try PeerAdapters.make(.cpythonDebug, family: .domains) as? CPythonDebugAdapter)
-      } catch let busy as PeerUnavailable where busy.reason.contains("in use by") {
-        usleep(50_000)
-      }
-    }
-    return try #require(try PeerAdapters.make(.cpythonDebug, family: .domains) as? CPythonDebugAdapter)
+    try PeerAvailability.waitingForClaim { try #require(try PeerAdapters.make(.cpythonDebug, family: .domains) as? CPythonDebugAdapter) }
   }
 
   static func run(_ program: Program, on adapter: CPythonDebugAdapter, seed: UInt64 = 0) -> Verdict {

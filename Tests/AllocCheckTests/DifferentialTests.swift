@@ -108,7 +108,7 @@ struct PeerDifferentialTests {
   @Test("the heaps corpus and 140 generated programs agree with libmimalloc (X1, X5, X6)", .enabled(if: PeerAvailability.shouldRun(.mimalloc)))
   func heapsAgree() async {
     await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
-      var programs = DifferentialRun.corpus("heaps")
+      var programs = DifferentialRun.corpus("heaps") + DifferentialRun.corpus("heaps-diff")
       for profile in HeapsProgramGenerator.Profile.allCases {
         for s in UInt64(1)...20 { programs.append(("\(profile) \(s)", HeapsProgramGenerator(length: 150, profile: profile).generate(seed: s))) }
       }

@@ -17,7 +17,7 @@ enum LibMimallocPeer {
   static let runnable: Bool = ProcessInfo.processInfo.environment["CI"] == "true" || (try? LibMimalloc.shared()) != nil
   static let oracle = PeerAdapters.oracle(for: .mimalloc, family: .heaps, base: .heaps)
   static func adapter() throws -> HeapsAdapter {
-    try #require(try PeerAdapters.make(.mimalloc, family: .heaps) as? HeapsAdapter)
+    try PeerAvailability.waitingForClaim { try #require(try PeerAdapters.make(.mimalloc, family: .heaps) as? HeapsAdapter) }
   }
   static var programsPerProfile: Int {
     Int(ProcessInfo.processInfo.environment["ALLOC_CHECK_PEER_PROGRAMS"] ?? "") ?? 40
@@ -85,7 +85,7 @@ struct LibMimallocPeerTests {
 
   @Test("4 real threads on libmimalloc pass S1 and S2; S3–S6 are reported not checked; nothing is left in use")
   func stress() throws {
-    let allocator = try LibMimallocStress()
+    let allocator = try PeerAvailability.waitingForClaim { try LibMimallocStress() }
     var p = StressParameters(threads: 4, operations: Int(ProcessInfo.processInfo.environment["ALLOC_CHECK_PEER_STRESS_OPS"] ?? "") ?? 40_000, seed: 0x57E5)
     p.churnEvery = 1000
     p.roundOperations = 20_000

@@ -17,8 +17,19 @@ enum PeerAvailability {
   /// Run the peer's tests: always under CI (where a missing peer must fail), else only if it loads.
   static func shouldRun(_ kind: PeerKind) -> Bool {
     if underCI { return true }
+    // libmimalloc must be first loaded from the thread LibMimalloc makes its main thread.
+    if kind == .mimalloc { return (try? LibMimalloc.shared()) != nil }
     return (try? PeerLibrary.open(kind)) != nil
   }
+  /// `make()`, retried for up to 60 s while another suite's adapter holds the process's one libpython (or
+  /// libmimalloc's main thread): those peers have one user at a time.
+  static func waitingForClaim<T>(_ make: () throws -> T) throws -> T {
+    for _ in 0..<1200 {
+      do { return try make() } catch let busy as PeerUnavailable where busy.reason.contains("in use by") { usleep(50_000) }
+    }
+    return try make()
+  }
+
   /// The pymalloc-family corpus programs (text files), with their names.
   static var pymallocCorpus: [(String, Program)] {
     Corpus.files.filter { ($0.hasPrefix("pymalloc/") || $0.hasPrefix("pymalloc-diff/")) && $0.hasSuffix(".txt") }
@@ -56,12 +67,12 @@ final class BrokenCPeer: AllocatorAdapter {
   func reset() { inner.reset() }
 }
 
-@Suite("Real peers: CPython's pymalloc, glibc, jemalloc", .serialized)
+@Suite("Real peers: CPython's pymalloc, glibc, jemalloc (also under the stress runner)", .serialized)
 struct PeerTests {
   static let generated = 120
 
   func check(_ kind: PeerKind) throws {
-    let adapter = try PeerAdapters.make(kind, family: .pymalloc)
+    let adapter = try PeerAvailability.waitingForClaim { try PeerAdapters.make(kind, family: .pymalloc) }
     let oracle = PeerAdapters.oracle(for: kind, family: .pymalloc, base: .full)
     let corpus = PeerAvailability.pymallocCorpus
     #expect(corpus.count >= 8, "pymalloc corpus programs found: \(corpus.count)")
@@ -92,7 +103,7 @@ struct PeerTests {
         arguments: [(PeerKind.cpython, BrokenCPeer.Defect.usableSizeShort, "O3"), (.cpython, .callocDirty, "O5"),
                     (.cpython, .dropsFrees, "O9"), (.glibc, .usableSizeShort, "O3"), (.glibc, .callocDirty, "O5")])
   func brokenWrapperCaught(_ kind: PeerKind, _ defect: BrokenCPeer.Defect, _ rule: String) throws {
-    let broken = BrokenCPeer(try PeerAdapters.make(kind, family: .pymalloc), defect)
+    let broken = BrokenCPeer(try PeerAvailability.waitingForClaim { try PeerAdapters.make(kind, family: .pymalloc) }, defect)
     let oracle = PeerAdapters.oracle(for: kind, family: .pymalloc, base: .full)
     var caught: Violation? = nil
     for k in 0..<200 where caught == nil {
@@ -107,7 +118,7 @@ struct PeerTests {
   @Test("CPython's statistics parse into the reference's snapshot shape, and its arenas come from our source",
         .enabled(if: PeerAvailability.shouldRun(.cpython)))
   func cpythonSnapshot() throws {
-    let adapter = try CPythonAdapter()
+    let adapter = try PeerAvailability.waitingForClaim { try CPythonAdapter() }
     let a = try #require(adapter.malloc(24))
     let s = try #require(adapter.snapshot())
     #expect(s.classes.count == 32 && s.classes[1].blocksInUse == 1, "class rows: \(s.classes.filter { $0.pools > 0 })")
@@ -115,6 +126,26 @@ struct PeerTests {
     #expect(adapter.ownsSmall(a) && adapter.isAllocated(a) == true && adapter.usableSize(a) == 32)
     adapter.free(a)
     #expect(adapter.isAllocated(a) == false)
+  }
+
+  // The stress runner on the real peers (in this suite: CPython's pymalloc has one user at a time).
+  @Test("glibc, jemalloc and CPython's pymalloc pass S1 and S2 on 4 real threads (CPython also S4, S5)",
+        .enabled(if: PeerAvailability.shouldRun(.cpython) && PeerAvailability.shouldRun(.glibc) && PeerAvailability.shouldRun(.jemalloc)))
+  func peersPass() throws {
+    for a in [try CHeapStress(.glibc), try CHeapStress(.jemalloc), try PeerAvailability.waitingForClaim { try CPythonStress() }] as [any StressAllocator] {
+      var p = StressParameters(threads: 4, operations: 40_000, seed: 0x9EE5)
+      p.roundOperations = 20_000
+      let r = StressRun.run(p, allocator: a)
+      #expect(r.passed && r.canaryChecks > 0 && r.lostBlocks == 0, "\(a.name): \(r.failures)")
+    }
+  }
+
+  @Test("S1 catches a real heap's worker that writes into a live block", .enabled(if: PeerAvailability.shouldRun(.glibc)))
+  func scribbleCaught() throws {
+    var p = StressParameters(threads: 2, operations: 40_000, seed: 0x5C21)
+    p.roundOperations = 20_000
+    let r = StressRun.run(p, allocator: ScribblingHeapStress(try CHeapStress(.glibc)))
+    #expect(r.failures.contains { $0.check.hasPrefix("S1") }, "\(r.failures)")
   }
 }
 
@@ -155,24 +186,3 @@ final class ScribblingHeapStress: StressAllocator, @unchecked Sendable {
   }
 }
 
-@Suite("Real peers under the stress runner", .serialized)
-struct PeerStressTests {
-  @Test("glibc, jemalloc and CPython's pymalloc pass S1 and S2 on 4 real threads (CPython also S4, S5)",
-        .enabled(if: PeerAvailability.shouldRun(.cpython) && PeerAvailability.shouldRun(.glibc) && PeerAvailability.shouldRun(.jemalloc)))
-  func peersPass() throws {
-    for a in [try CHeapStress(.glibc), try CHeapStress(.jemalloc), try CPythonStress()] as [any StressAllocator] {
-      var p = StressParameters(threads: 4, operations: 40_000, seed: 0x9EE5)
-      p.roundOperations = 20_000
-      let r = StressRun.run(p, allocator: a)
-      #expect(r.passed && r.canaryChecks > 0 && r.lostBlocks == 0, "\(a.name): \(r.failures)")
-    }
-  }
-
-  @Test("S1 catches a real heap's worker that writes into a live block", .enabled(if: PeerAvailability.shouldRun(.glibc)))
-  func scribbleCaught() throws {
-    var p = StressParameters(threads: 2, operations: 40_000, seed: 0x5C21)
-    p.roundOperations = 20_000
-    let r = StressRun.run(p, allocator: ScribblingHeapStress(try CHeapStress(.glibc)))
-    #expect(r.failures.contains { $0.check.hasPrefix("S1") }, "\(r.failures)")
-  }
-}

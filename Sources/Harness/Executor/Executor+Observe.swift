@@ -22,6 +22,7 @@ extension Executor {
   /// `moved`: for a realloc of a block, whether the result is at another address.
   /// `aligned`: the block came from an aligned allocation (its usable size is not compared, V6).
   mutating func observeResult(_ i: Int, _ address: Int?, moved: Bool?, aligned: Bool = false) {
+    guard !observationsStopped else { return }
     guard let a = address else {
       observations.append(Observation(opIndex: i, rule: .sameOutcome, value: "NULL"))
       return
@@ -43,11 +44,21 @@ extension Executor {
   /// A heap_visit of `heap`: the program blocks it reported that the model files under that heap (orphans
   /// are left out: which heap a dead thread's blocks land in differs between versions, V7).
   mutating func observeVisit(_ i: Int, heap: HeapIdentity, reported: [(start: Int, size: Int)]) {
+    guard !observationsStopped else { return }
     let ranges = reported.sorted { $0.start < $1.start }
     let ids = live.all.filter { b in
       b.home == heap && ranges.contains { b.address >= $0.start && b.address < $0.start + max($0.size, 1) }
     }.map(\.id).sorted()
     observations.append(Observation(opIndex: i, rule: .sameHeapWalk, value: "\(heap): [" + ids.map { "p\($0)" }.joined(separator: ", ") + "]"))
+  }
+
+  /// Ends the comparison at op `i` with one last observation saying why (both sides record it at the same op
+  /// while they agree). Heaps: whether a realloc keeps an aligned block in place, and so in its heap, depends
+  /// on a usable size that differs between mimalloc versions, and every later fact may follow from that.
+  mutating func stopObserving(_ i: Int, because reason: String) {
+    guard !observationsStopped else { return }
+    observations.append(Observation(opIndex: i, rule: .sameOutcome, value: "not compared from here on: \(reason)"))
+    observationsStopped = true
   }
 
   /// After op `i`: every arena's pools (X3) and the statistics text (X4), when the allocator keeps them.

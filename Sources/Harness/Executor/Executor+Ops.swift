@@ -89,8 +89,8 @@ extension Executor {
                                 faultFired: adapter.injectedFaults > before)
     record(i, "p\(id) = realloc(\(ref.map { "p\($0.id)" } ?? "NULL"), \(n))" + threadNote, describe(facts))
     if config.observe {
-      observeResult(i, a, moved: old.map { a != nil && $0.address != a },
-                    aligned: old.map { $0.aligned && a == $0.address } ?? false)
+      if heaps != nil, old?.aligned == true { stopObserving(i, because: "a realloc of a block made by an aligned allocation (V6)") }
+      observeResult(i, a, moved: old.map { a != nil && $0.address != a })
     }
     guard let a else {
       if rules.contains(.nilOnlyWhereAllowed), let v = AllocationRules.nilOnlyWhereAllowed(facts) { return v }
@@ -106,7 +106,7 @@ extension Executor {
                            classRequest: inPlace ? old!.classRequest : n)
     // A block resized in place stays in its heap; a moved one lands in the current thread's mem heap.
     block.home = old.map { $0.address == a } == true ? old!.home : memHome
-    block.aligned = old.map { $0.aligned && $0.address == a } ?? false
+    block.aligned = old?.aligned ?? false  // descends from an aligned allocation, moved or not (V6)
     var kept = 0
     if let old {
       if rules.contains(.reallocFreesOld),

@@ -39,6 +39,8 @@ public struct Executor {
   var live = LiveBlocks()
   var trace: [TraceLine] = []
   var observations: [Observation] = []
+  /// The differential stopped comparing (heaps: a realloc of an aligned block, V6); see Executor+Observe.
+  var observationsStopped = false
   var ops = 0
 
   /// Resets `adapter`, runs `program` on it and returns the verdict.
