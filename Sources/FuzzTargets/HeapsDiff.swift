@@ -34,7 +34,7 @@ public enum HeapsDiffTarget {
         }
       },
       dictionary: HeapsSeeds.dictionary,
-      seeds: HeapsSeeds.programs,
+      seeds: HeapsSeeds.programs.filter { $0.program.ops.count <= maxOps },
       differential: true
     )
     t.oracle = .heaps

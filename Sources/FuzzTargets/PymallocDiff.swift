@@ -34,7 +34,7 @@ public enum PymallocDiffTarget {
       }
     },
     dictionary: PymallocDictionary.entries,
-    seeds: PymallocSeeds.programs,
+    seeds: PymallocSeeds.programs.filter { $0.program.ops.count <= maxOps },
     differential: true
   )
 }

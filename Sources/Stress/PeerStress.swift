@@ -83,6 +83,9 @@ public final class CPythonStress: StressAllocator, @unchecked Sendable {
       t.allowedMappedBytes = min(empty, 1) * PymallocLayout.arenaSize  // bpo-37257: the last free arena stays
     }
     t.mappedBytes = pages.stats.mappedBytes
+    // The kept free arena may come from an earlier user's page source (CPython's state outlives adapters);
+    // then none of ours is mapped, and none may be.
+    t.allowedMappedBytes = min(t.allowedMappedBytes, t.mappedBytes)
     return t
   }
 }

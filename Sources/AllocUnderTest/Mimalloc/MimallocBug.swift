@@ -41,10 +41,6 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
   /// O3 usable size ≥ request: a request one byte above a bin's lower neighbour (65, 97, 129, …) is served
   /// from the bin below.
   case binOffByOne
-  /// X5 same usable size (fidelity: only the differential against libmimalloc sees it): requests of exactly
-  /// 80 or 112 bytes (the two bins whose block size is an odd multiple of 16) are served from the next bin
-  /// up, 96 and 128 (usable size larger, still ≥ request and 16-aligned, so every single rule holds).
-  case binRoundsUpAtBoundary
   /// H3 delete moves blocks to the backing heap (and H1): absorbed pages keep `xheap` on the deleted heap.
   case deleteKeepsOldXHeap
   /// H1 containment: `mi_heap_contains_block` answers for any heap of the owning thread.
@@ -96,6 +92,11 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
   /// `sched_yield` between the load and the store (a 2-core machine rarely preempts inside a few
   /// instructions). Logical threads cannot interleave there: no program and no direct scenario shows it.
   case remoteFreeWithoutCAS
+  // Appended last: the quality hunts derive their seeds from each case's index.
+  /// X5 same usable size (fidelity: only the differential against libmimalloc sees it): requests of exactly
+  /// 80 or 112 bytes (the two bins whose block size is an odd multiple of 16) are served from the next bin
+  /// up, 96 and 128 (usable size larger, still ≥ request and 16-aligned, so every single rule holds).
+  case binRoundsUpAtBoundary
 
   /// The oracle rule or invariant id that must catch this bug.
   public var caughtBy: String {
