@@ -4,7 +4,8 @@
 // addresses (`p=0x…`, `tail=0x…`), the `Python runtime state:` line and what follows (the real process is
 // not initialised, or is after the GIL misuse's Py_Initialize) — the reference runs without serial numbers
 // here, as a release libpython has none. Misuses one side could not compare (a wild read, a dump that
-// crashed, a dump the model cut short) are left out. The real side's misuses run in forked children of their own (ForkedCall), so the
+// crashed, a dump the model cut short) are left out, and so are the data bytes of a dump whose size field
+// the misuse overwrote (they lie past the real block). The real side's misuses run in forked children of their own (ForkedCall), so the
 // pair itself stays in process.
 
 import AllocUnderTest
@@ -33,9 +34,13 @@ public final class DomainsDifferential: DifferentialPair {
     // reads memory nobody vouches for (its bytes there are whatever the C heap left).
     let both = Set(r.misuses.filter { $0.status == .compared && !($0.producedFatal?.stderrText.contains("[model: ") ?? false) }.map(\.opIndex))
       .intersection(p.misuses.filter { $0.status == .compared }.map(\.opIndex))
+    // Where the misuse changed the size field (the prediction's dumpMayCrash), the dump's data line shows
+    // bytes past the real block, whatever the C heap or pool left there: its bytes are blanked.
+    let sizeChanged = Set(r.misuses.filter(\.dumpMayCrash).map(\.opIndex))
     func facts(_ v: Verdict) -> [Observation] {
       v.misuses.filter { both.contains($0.opIndex) }.map {
-        Observation(opIndex: $0.opIndex, rule: .sameDiagnostic, value: Self.normalized($0.producedFatal?.stderrText ?? $0.produced))
+        Observation(opIndex: $0.opIndex, rule: .sameDiagnostic,
+                    value: Self.normalized($0.producedFatal?.stderrText ?? $0.produced, blankData: sizeChanged.contains($0.opIndex)))
       }
     }
     let (divergence, compared) = Differential.compare(facts(r), facts(p), peerName: peer.name)
@@ -43,10 +48,14 @@ public final class DomainsDifferential: DifferentialPair {
   }
 
   /// The diagnostic with addresses blanked and the runtime-state tail cut (see the file header).
-  static func normalized(_ text: String) -> String {
+  static func normalized(_ text: String, blankData: Bool = false) -> String {
     var out: [String] = []
     for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
       if line.hasPrefix("Python runtime state:") { break }
+      if blankData, line.hasPrefix("    Data at p:") {
+        out.append("    Data at p: (bytes past a block whose size field the misuse changed: not compared)")
+        continue
+      }
       var s = ""
       var chars = Array(line)[...]
       while let c = chars.first {
