@@ -100,7 +100,9 @@ enum FuzzWorkspace {
     try? FileManager.default.removeItem(atPath: dir)
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let (status, output) = try runCapturing(binary(t), ["-runs=1000", "-seed=1", "-detect_leaks=0", dir], env: environment(bugs: []))
+    // Artifacts of a crash go into the temporary folder, never into the working directory (libFuzzer's default).
+    let (status, output) = try runCapturing(binary(t), ["-runs=1000", "-seed=1", "-detect_leaks=0", "-artifact_prefix=\(dir)/", dir],
+                                            env: environment(bugs: []))
     guard status == 0, output.contains("Done 1000 runs") else {
       throw CLIError.usage("\(binary(t)) does not fuzz (exit \(status), no \"Done 1000 runs\"): was it built with --sanitize=fuzzer? "
                            + "Last output: \(output.suffix(300))")

@@ -1,6 +1,6 @@
 // HeapsDiff.swift — the differential fuzz target `fuzz-heaps-diff` (corpus `corpus/heaps-diff/`): inputs are
-// `fuzz-heaps-ops`'s (heaps family v1, at most 512 ops here: each logical thread of the real side is an OS
-// thread), and each runs on the reference mimalloc and on libmimalloc 2.0.9 (``HeapsDifferential``). Asserts:
+// `fuzz-heaps-ops`'s (heaps family v1, the same op limit, so a crash decodes the same everywhere; each logical
+// thread of the real side is an OS thread), and each runs on the reference mimalloc and on libmimalloc 2.0.9 (``HeapsDifferential``). Asserts:
 // every heap rule each side can answer, then X1, X5 and X6 between them; the first failure traps with
 // `alloc-check: <rule> at op <index> …`. No state carries from input to input that the observations see
 // (bins and program ids, not addresses), so a crash file replays alone: `alloc-check diff FILE --family heaps`.
@@ -13,7 +13,7 @@ import Harness
 import Oracle
 
 public enum HeapsDiffTarget {
-  public static let maxOps = 512
+  public static let maxOps = HeapsOpsTarget.maxOps
 
   public static let target: FuzzTarget = {
     var t = FuzzTarget(

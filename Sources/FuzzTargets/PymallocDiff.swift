@@ -1,6 +1,6 @@
 // PymallocDiff.swift — the differential fuzz target `fuzz-pymalloc-diff` (corpus `corpus/pymalloc-diff/`):
-// the input format is `fuzz-pymalloc-ops`'s (pymalloc family v1, at most 512 ops here: the real side prints
-// its statistics after every op), and each input runs on the reference pymalloc and on CPython 3.11's real
+// the input format is `fuzz-pymalloc-ops`'s (pymalloc family v1, the same op limit so a crash decodes the same
+// everywhere), and each input runs on the reference pymalloc and on CPython 3.11's real
 // one (``PymallocDifferential``). Asserts: every oracle rule on each side, then every differential rule
 // X1–X4 between them; the first failure traps with `alloc-check: <rule> at op <index> …`.
 // Both sides keep their state from input to input (CPython's pymalloc cannot be reset), so an input that
@@ -14,7 +14,7 @@ import Harness
 import Oracle
 
 public enum PymallocDiffTarget {
-  public static let maxOps = 512
+  public static let maxOps = PymallocOpsTarget.maxOps
 
   public static let target = FuzzTarget(
     name: "pymalloc-diff",

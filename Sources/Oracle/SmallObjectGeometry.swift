@@ -19,6 +19,15 @@ public struct SmallObjectGeometry: Sendable, Equatable {
   /// a ≤ n ≤ 1024 takes the plain small path, whose pages start 384 bytes in (v2.0.9 src/segment.c
   /// `_mi_segment_page_start_from_slice`), so such a request is owed only min(a, this).
   public var smallPowerOfTwoAlignedCap: Int? = nil
+  /// Set for libmimalloc 2.0.9 (MimallocVersions.md, row V8): its aligned fast path tests alignment 0 with
+  /// `_mi_is_power_of_two`, which is true for 0, so `mi_heap_malloc_aligned(h, n, 0)` with n 0 or a power of
+  /// two up to 1024 returns a block (2.1.2 refuses alignment 0 first). O8 then does not require NULL there.
+  public var acceptsZeroAlignmentForSmallPowerOfTwo = false
+
+  /// Is this aligned request one the V8 fast path serves?
+  public func servesZeroAlignment(size n: UInt64, alignment: UInt64?) -> Bool {
+    acceptsZeroAlignmentForSmallPowerOfTwo && alignment == 0 && n <= 1024 && n & (n &- 1) == 0
+  }
 
   public init() {}
   public static let pymalloc = SmallObjectGeometry()

@@ -32,8 +32,9 @@ public enum AllocationRules {
   /// O8: NULL only for an impossible request (above PY_SSIZE_T_MAX, overflowing calloc, beyond what any
   /// machine has — for an aligned request, size plus alignment — or an alignment that is not a power of
   /// two) or when a fault was injected; and NULL *always* for the size limits and a bad alignment.
-  public static func nilOnlyWhereAllowed(_ f: AllocationFacts) -> Violation? {
-    let mustFail = f.requested > UInt64(Int.max) || f.isOverflowingCalloc || f.hasInvalidAlignment
+  public static func nilOnlyWhereAllowed(_ f: AllocationFacts, _ g: SmallObjectGeometry = .pymalloc) -> Violation? {
+    let invalidAlignment = f.hasInvalidAlignment && !g.servesZeroAlignment(size: f.requested, alignment: f.alignment)
+    let mustFail = f.requested > UInt64(Int.max) || f.isOverflowingCalloc || invalidAlignment
     if mustFail, let a = f.address {
       let why = f.hasInvalidAlignment ? "alignment \(f.alignment!) is not a power of two" : "above PY_SSIZE_T_MAX or overflowing"
       return Violation(opIndex: f.opIndex, .nilOnlyWhereAllowed,

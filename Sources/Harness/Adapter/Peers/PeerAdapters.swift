@@ -49,6 +49,8 @@ public enum PeerAdapters {
       // Where 2.0.9 differs from the reference on purpose (Documentation/MimallocVersions.md), by row:
       // V1: small power-of-two aligned requests are only 128-aligned.
       o.geometry.smallPowerOfTwoAlignedCap = 128
+      // V8: alignment 0 passes 2.0.9's power-of-two test, so small power-of-two sizes get a block.
+      o.geometry.acceptsZeroAlignmentForSmallPowerOfTwo = true
       o.invariants = []
       o.invariantsEvery = 0
     }
