@@ -152,15 +152,18 @@ struct LibMimallocPeerTests {
   }
 }
 
-/// The peer adapter with one seeded lie: frees dropped, or usable sizes reported short.
+/// A heaps adapter with one seeded lie: frees dropped, usable sizes reported short, or each heap walk
+/// leaving out the last block it would report (DifferentialTests: X6 on a peer).
 final class BrokenPeer: HeapsAdapter {
   let base: HeapsAdapter
   let dropFrees: Bool
   let shortUsable: Int
-  init(_ base: HeapsAdapter, dropFrees: Bool = false, shortUsable: Int = 0) {
+  let dropsLastVisited: Bool
+  init(_ base: HeapsAdapter, dropFrees: Bool = false, shortUsable: Int = 0, dropsLastVisited: Bool = false) {
     self.base = base
     self.dropFrees = dropFrees
     self.shortUsable = shortUsable
+    self.dropsLastVisited = dropsLastVisited
   }
   var name: String { "broken " + base.name }
   func malloc(_ n: UInt64) -> Int? { base.malloc(n) }
@@ -183,7 +186,7 @@ final class BrokenPeer: HeapsAdapter {
   func heapDestroy(_ heap: Int) { base.heapDestroy(heap) }
   func heapDelete(_ heap: Int) { base.heapDelete(heap) }
   func heapCollect(_ heap: HeapRef, force: Bool) { base.heapCollect(heap, force: force) }
-  func heapVisit(_ heap: HeapRef) -> [(start: Int, size: Int)] { base.heapVisit(heap) }
+  func heapVisit(_ heap: HeapRef) -> [(start: Int, size: Int)] { Array(base.heapVisit(heap).dropLast(dropsLastVisited ? 1 : 0)) }
   func heapMalloc(_ heap: HeapRef, _ n: UInt64) -> Int? { base.heapMalloc(heap, n) }
   func heapMallocAligned(_ heap: HeapRef, _ n: UInt64, alignment: UInt64) -> Int? { base.heapMallocAligned(heap, n, alignment: alignment) }
   func collect(force: Bool) { base.collect(force: force) }
