@@ -70,12 +70,37 @@ public final class CPythonDomains: @unchecked Sendable {
     setupByName = try lib.function("_PyMem_SetupAllocators", as: SetupAllocators.self)
     initialize = try lib.function("Py_Initialize", as: Void0.self)
     saveThread = try lib.function("PyEval_SaveThread", as: SaveThread.self)
-    // Learn the debug contexts: hooks over the pristine tables, read each ctx, then put back what was there.
-    let saved = (0...2).map { pymalloc.table(Int32($0)) }
-    for d in 0...2 { pymalloc.setTable(Int32(d), pymalloc.pristineTables[d]) }
-    setupHooks()
-    debugContexts = (0...2).map { Self.context(of: pymalloc.table(Int32($0))) }
-    for d in 0...2 { pymalloc.setTable(Int32(d), saved[d]) }
+    debugContexts = try Self.learnDebugContexts(pymalloc, setupHooks)
+  }
+
+  /// The hooks' three contexts, learnt in a forked child that installs the hooks over the pristine tables
+  /// and writes back the three tables (120 bytes on its fd 2). Not in this process: this runs before any
+  /// claim, and installing the hooks even for a moment would change the tables under the adapter that
+  /// holds the library now (CI stop 16: a stress run's block was freed through hooks it was not made by).
+  /// The contexts learnt again (a test: the tables in this process must not change meanwhile).
+  package func learnDebugContextsAgain() throws(PeerUnavailable) -> [Int] { try Self.learnDebugContexts(pymalloc, setupHooks) }
+
+  private static func learnDebugContexts(_ pymalloc: CPythonPymalloc, _ setupHooks: Void0) throws(PeerUnavailable) -> [Int] {
+    let size = 40
+    let pristine = UnsafeMutableRawPointer.allocate(byteCount: 3 * size, alignment: 8)
+    let learnt = UnsafeMutableRawPointer.allocate(byteCount: 3 * size, alignment: 8)
+    defer {
+      unsafe pristine.deallocate()
+      unsafe learnt.deallocate()
+    }
+    for d in 0...2 { unsafe pymalloc.pristineTables[d].withUnsafeBytes { unsafe (pristine + d * size).copyMemory(from: $0.baseAddress!, byteCount: size) } }
+    let set = pymalloc.setAllocator, get = pymalloc.getAllocator
+    // The child only calls C functions resolved before the fork, on buffers made before it (ForkedCall).
+    let outcome = ForkedCall.run(timeoutMilliseconds: 10_000) {
+      for d in 0...2 { unsafe set(Int32(d), pristine + d * size) }
+      setupHooks()
+      for d in 0...2 { unsafe get(Int32(d), learnt + d * size) }
+      _ = unsafe write(2, learnt, 3 * size)
+    }
+    guard let outcome, outcome.exitStatus == 0, outcome.stderr.count == 3 * size else {
+      throw PeerUnavailable(peer: .cpythonDebug, reason: "could not learn the debug hooks' contexts in a child (\(outcome.map { "\($0.statusText), \($0.stderr.count) bytes" } ?? "fork failed"))")
+    }
+    return (0...2).map { d in context(of: Array(outcome.stderr[(d * size)..<((d + 1) * size)])) }
   }
 
   // MARK: Configuration

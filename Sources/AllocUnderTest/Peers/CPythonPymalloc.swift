@@ -221,6 +221,39 @@ public final class CPythonPymalloc: @unchecked Sendable {
     return true
   }
 
+  /// Every pool block still allocated in the live arenas, in address order, read from the pool headers and
+  /// free lists in memory (what ``isAllocated(_:)`` says of each slot below a pool's nextoffset).
+  public func allocatedBlocks() -> [Int] {
+    var found: [Int] = []
+    for base in arenaBases {
+      for pool in pools(ofArena: base) where pool.carved && pool.count > 0 && pool.sizeClass < PymallocLayout.sizeClassCount {
+        let size = PymallocLayout.blockSize(ofClass: pool.sizeClass)
+        var onFreeList = Set<Int>()
+        let ref = unsafe PoolRef(UnsafeMutableRawPointer(bitPattern: pool.address)!)
+        var b = unsafe ref.freeblock
+        while let block = unsafe b, block.address - pool.address >= PymallocLayout.poolOverhead,
+              block.address - pool.address < PymallocLayout.poolSize, onFreeList.insert(block.address).inserted {
+          b = unsafe FreeLink.next(of: block)
+        }
+        for off in stride(from: PymallocLayout.poolOverhead, to: pool.nextoffset, by: size)
+        where !onFreeList.contains(pool.address + off) { found.append(pool.address + off) }
+      }
+    }
+    return found
+  }
+
+  /// Frees, through `PyObject_Free`, every pool block an earlier user of this process's libpython left
+  /// allocated (a domains program's blocks outlive it: a misuse's child aborted before the free, or the
+  /// program ended holding them), so the next user's statistics count only its own blocks. OBJ must be
+  /// pymalloc's own table (``installTables()``); a debug-hook header inside a block is plain data to it.
+  /// Returns how many it freed.
+  @discardableResult
+  public func freeLeftoverBlocks() -> Int {
+    let left = allocatedBlocks()
+    for a in left { free(a) }
+    return left.count
+  }
+
   /// Where a pool block sits: the arenaindex its pool header records, its pool's slot in the arena, and its
   /// offset in the pool. nil for a block outside every arena.
   public func placement(of address: Int) -> (arenaIndex: Int, pool: Int, offset: Int)? {

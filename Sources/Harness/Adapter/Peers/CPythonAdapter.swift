@@ -30,6 +30,8 @@ public final class CPythonAdapter: PlacementReporting {
     peer.rawFaults.plan = rawFaults
     peer.pages = self.pages
     peer.installTables()
+    // An earlier user (a domains program on the real hooks) may have left pool blocks: O9 counts only ours.
+    peer.freeLeftoverBlocks()
   }
 
   deinit {

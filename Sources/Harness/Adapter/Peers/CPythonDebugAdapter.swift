@@ -37,6 +37,7 @@ public final class CPythonDebugAdapter: DomainsAdapter, DomainsCalls {
 
   deinit {
     peer.pymalloc.installTables()
+    peer.pymalloc.freeLeftoverBlocks()
     peer.pymalloc.holder.release()
   }
 
@@ -46,9 +47,11 @@ public final class CPythonDebugAdapter: DomainsAdapter, DomainsCalls {
   override public var serialNumbers: Bool { false }
   override public var modelsWildReads: Bool { false }
 
-  /// Pristine RAW/MEM/OBJ tables (no hooks), no fatal errors, nothing vouched for.
+  /// Pristine RAW/MEM/OBJ tables (no hooks), no pool block left from the last program, no fatal errors,
+  /// nothing vouched for.
   override public func reset() {
     peer.restorePristine()
+    peer.pymalloc.freeLeftoverBlocks()
     log = []
     vouched = []
   }
