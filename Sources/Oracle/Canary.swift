@@ -16,19 +16,31 @@ public enum Canary {
     out.reserveCapacity(to - from)
     var i = from
     while i < to {
-      // One mix gives the 8 bytes of word i / 8; take the ones inside [from, to).
-      let word = mix(seed &+ UInt64(i / 8))
+      // One word gives bytes 8k ..< 8k + 8 (little-endian); take the ones inside [from, to).
+      let w = word(seed: seed, index: i / 8)
       let end = min(to, (i / 8 + 1) * 8)
       while i < end {
-        let v = UInt8(truncatingIfNeeded: word >> (8 * UInt64(i % 8)))
-        out.append(v == 0 ? 0xA5 : v)
+        out.append(UInt8(truncatingIfNeeded: w >> (8 * UInt64(i % 8))))
         i += 1
       }
     }
     return out
   }
 
+  /// Bytes 8·index ..< 8·index + 8 of the pattern as one little-endian word: splitmix64 of seed + index with
+  /// every zero byte replaced by 0xA5. The executor fills and checks blocks a word at a time with it.
+  @inlinable @inline(__always)
+  public static func word(seed: UInt64, index: Int) -> UInt64 {
+    let x = mix(seed &+ UInt64(truncatingIfNeeded: index))
+    // High bit of each byte of `zero` set exactly where x has a zero byte (no borrow between bytes).
+    let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+    let zero = ~(((x & low7) &+ low7) | x | low7)
+    let mask = (zero >> 7) &* 0xFF
+    return x | (mask & 0xA5A5_A5A5_A5A5_A5A5)
+  }
+
   /// splitmix64 finaliser.
+  @inlinable @inline(__always)
   public static func mix(_ x: UInt64) -> UInt64 {
     var z = x &+ 0x9E37_79B9_7F4A_7C15
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

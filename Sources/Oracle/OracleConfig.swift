@@ -15,6 +15,8 @@ public struct OracleConfig: Sendable, Equatable {
   /// Compare statistics with the model after every this many ops.
   public var statsEvery: Int
   public var geometry: SmallObjectGeometry
+  /// How `invariantsEvery` and `statsEvery` apply over a program: ``WalkCadence``.
+  public var cadence: WalkCadence = .growing
 
   public init(rules: Set<RuleID> = Set(RuleID.allCases), invariants: Set<String>? = nil, invariantsEvery: Int = 1,
               sweepEvery: Int = 16, statsEvery: Int = 1, geometry: SmallObjectGeometry = .pymalloc) {
@@ -44,6 +46,35 @@ public struct OracleConfig: Sendable, Equatable {
     OracleConfig(rules: [], invariants: [id], invariantsEvery: 1)
   }
 
+  /// Does the walk set to every `every` ops (invariants or statistics) run after op `i`?
+  public func walks(every: Int, after i: Int) -> Bool {
+    guard every > 0 else { return false }
+    return (i + 1) % max(every, cadence.interval(after: i)) == 0
+  }
+
   public func wants(_ invariant: String) -> Bool { invariants?.contains(invariant) ?? true }
   public var anyInvariants: Bool { invariantsEvery > 0 && (invariants?.isEmpty != true) }
+}
+
+/// When the whole-allocator walks (invariants, statistics) run. Between walks, every op still checks what it
+/// touched: its result, its block and address neighbours, and the allocator structures around it
+/// (``AllocatorAdapter/checkInvariants(around:)``); every program and teardown ends with every walk.
+public enum WalkCadence: Sendable, Equatable {
+  /// After every `every` ops, however long the program.
+  case fixed
+  /// After every `every` ops for the first 63 ops, then at 16 evenly spaced ops per doubling of the
+  /// program (after op i, i + 1 ≥ 64: every max(every, 2^⌊log2(i + 1)⌋ / 16) ops), so n ops cost O(log n)
+  /// walks, each O(state), instead of n: the cost of the checks per op stays flat as programs grow.
+  case growing
+
+  /// The spacing of walks around op `i` (1 = after every op).
+  public func interval(after i: Int) -> Int {
+    switch self {
+    case .fixed: return 1
+    case .growing:
+      let n = i + 1
+      let top = Int.bitWidth - 1 - n.leadingZeroBitCount  // ⌊log2 n⌋
+      return top <= 5 ? 1 : 1 << (top - 4)
+    }
+  }
 }

@@ -43,3 +43,71 @@ extension MemoryAccess {
     unsafe p.storeBytes(of: value, as: UInt64.self)
   }
 }
+
+extension MemoryAccess {
+  /// Writes bytes [from, to) of a pattern given a word at a time (`word(k)` = bytes 8k ..< 8k + 8,
+  /// little-endian) into the block at `address`: the executor's canary fill, with no array per call.
+  /// Precondition: as ``writeUnchecked(address:bytes:)`` for [address + from, address + to).
+  @inlinable
+  public static func fillPattern(address: Int, from: Int, to: Int, word: (Int) -> UInt64) {
+    guard to > from, let base = UnsafeMutableRawPointer(bitPattern: address) else { return }
+    var i = from
+    // Head up to a word boundary of the pattern, then whole words, then the tail.
+    while i < to && i & 7 != 0 {
+      unsafe base.storeBytes(of: UInt8(truncatingIfNeeded: word(i >> 3) >> UInt64(8 * (i & 7))), toByteOffset: i, as: UInt8.self)
+      i += 1
+    }
+    while i + 8 <= to {
+      unsafe (base + i).storeBytes(of: word(i >> 3), as: UInt64.self)
+      i += 8
+    }
+    if i < to {
+      let w = word(i >> 3)
+      while i < to {
+        unsafe base.storeBytes(of: UInt8(truncatingIfNeeded: w >> UInt64(8 * (i & 7))), toByteOffset: i, as: UInt8.self)
+        i += 1
+      }
+    }
+  }
+
+  /// The offset of the first byte in [0, count) at `address` that differs from the pattern (`word` as in
+  /// ``fillPattern(address:from:to:word:)``), or nil when all match. Precondition: as
+  /// ``readUnchecked(address:count:)``.
+  @inlinable
+  public static func firstPatternMismatch(address: Int, count: Int, word: (Int) -> UInt64) -> Int? {
+    guard count > 0, let base = UnsafeRawPointer(bitPattern: address) else { return nil }
+    var i = 0
+    while i + 8 <= count {
+      let w = word(i >> 3)
+      let got = unsafe base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+      if got != w { return i + (got ^ w).trailingZeroBitCount / 8 }
+      i += 8
+    }
+    if i < count {
+      let w = word(i >> 3)
+      while i < count {
+        if unsafe base.load(fromByteOffset: i, as: UInt8.self) != UInt8(truncatingIfNeeded: w >> UInt64(8 * (i & 7))) { return i }
+        i += 1
+      }
+    }
+    return nil
+  }
+
+  /// The offset of the first non-zero byte in [0, count) at `address`, or nil. Precondition: as
+  /// ``readUnchecked(address:count:)``.
+  @inlinable
+  public static func firstNonZero(address: Int, count: Int) -> Int? {
+    guard count > 0, let base = UnsafeRawPointer(bitPattern: address) else { return nil }
+    var i = 0
+    while i + 8 <= count {
+      let got = unsafe base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+      if got != 0 { return i + got.trailingZeroBitCount / 8 }
+      i += 8
+    }
+    while i < count {
+      if unsafe base.load(fromByteOffset: i, as: UInt8.self) != 0 { return i }
+      i += 1
+    }
+    return nil
+  }
+}

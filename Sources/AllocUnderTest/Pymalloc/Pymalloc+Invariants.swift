@@ -21,22 +21,7 @@ extension Pymalloc {
     // PM2: every carved pool — count, free-list shape, carving offsets.
     // Equation: |free list| == carved − count, carved = (nextoffset − 48) / size.
     for a in live {
-      for pool in arenas[a].carvedPools {
-        let c = Int(pool.szidx)
-        guard c < PymallocLayout.sizeClassCount else {
-          fail("PM2", "pool \(hex(pool.address)) of arena \(a) has szidx \(pool.szidx)"); continue
-        }
-        let size = PymallocLayout.blockSize(ofClass: c)
-        let carved = (pool.nextoffset - PymallocLayout.poolOverhead) / size
-        if pool.maxnextoffset != PymallocLayout.poolSize - size {
-          fail("PM2", "pool \(hex(pool.address)) maxnextoffset \(pool.maxnextoffset) != \(PymallocLayout.poolSize - size)")
-        }
-        if pool.arenaIndex != a { fail("PM2", "pool \(hex(pool.address)) says arena \(pool.arenaIndex), is in \(a)") }
-        guard let list = freeList(of: pool, size: size, fail: fail) else { continue }
-        if list.count != carved - Int(pool.count) {
-          fail("PM2", "pool \(hex(pool.address)) class \(c): free list \(list.count) != carved \(carved) − count \(pool.count)")
-        }
-      }
+      for pool in arenas[a].carvedPools { checkPool(pool, arena: a, fail: fail) }
     }
 
     // PM3: used pools are exactly the carved pools with 0 < count and a free block, each on its class list;
@@ -87,8 +72,26 @@ extension Pymalloc {
     return out
   }
 
+  /// PM2 for one carved pool of arena `a`.
+  func checkPool(_ pool: PoolRef, arena a: Int, fail: (String, String) -> Void) {
+    let c = Int(pool.szidx)
+    guard c < PymallocLayout.sizeClassCount else {
+      fail("PM2", "pool \(hex(pool.address)) of arena \(a) has szidx \(pool.szidx)"); return
+    }
+    let size = PymallocLayout.blockSize(ofClass: c)
+    let carved = (pool.nextoffset - PymallocLayout.poolOverhead) / size
+    if pool.maxnextoffset != PymallocLayout.poolSize - size {
+      fail("PM2", "pool \(hex(pool.address)) maxnextoffset \(pool.maxnextoffset) != \(PymallocLayout.poolSize - size)")
+    }
+    if pool.arenaIndex != a { fail("PM2", "pool \(hex(pool.address)) says arena \(pool.arenaIndex), is in \(a)") }
+    guard let list = freeList(of: pool, size: size, fail: fail) else { return }
+    if list.count != carved - Int(pool.count) {
+      fail("PM2", "pool \(hex(pool.address)) class \(c): free list \(list.count) != carved \(carved) − count \(pool.count)")
+    }
+  }
+
   /// The free list of `pool`, or nil (after reporting PM2) when a link leaves the pool or loops.
-  private func freeList(of pool: PoolRef, size: Int, fail: (String, String) -> Void) -> [Int]? {
+  func freeList(of pool: PoolRef, size: Int, fail: (String, String) -> Void) -> [Int]? {
     var seen = Set<Int>()
     var b = pool.freeblock
     while let block = b {
@@ -106,42 +109,52 @@ extension Pymalloc {
   }
 
   private func isCarvedPool(_ address: Int) -> Bool {
-    arenas.contains { a in a.address != nil && a.carvedPools.contains { $0.address == address } }
+    arenas.contains { a in
+      guard let first = a.firstPool?.address, let end = a.poolAddress?.address else { return false }
+      return address >= first && address < end && (address - first) % PymallocLayout.poolSize == 0
+    }
   }
 
   /// PM4 (unused and usable lists, order, nfp2lasta) and PM5 (at most one wholly free arena, the tail).
-  private func checkArenaLists(live: [Int], fail: (String, String) -> Void) {
-    var unused = Set<Int>()
+  func checkArenaLists(live: [Int], fail: (String, String) -> Void) {
+    // Flags by descriptor index, not sets: this runs after every op (checkInvariants(around:)).
+    var onUnused = [Bool](repeating: false, count: arenas.count)
+    var unusedCount = 0
     var u = unusedArenaObjects
-    while let i = u, unused.count <= arenas.count {
-      guard i >= 0 && i < arenas.count, unused.insert(i).inserted else { fail("PM4", "unused arena list broken at \(i)"); break }
+    while let i = u {
+      guard i >= 0 && i < arenas.count, !onUnused[i] else { fail("PM4", "unused arena list broken at \(i)"); break }
+      onUnused[i] = true
+      unusedCount += 1
       u = arenas[i].nextArena
     }
-    for i in arenas.indices where (arenas[i].address == nil) != unused.contains(i) {
-      fail("PM4", "descriptor \(i): address nil = \(arenas[i].address == nil) but on unused list = \(unused.contains(i))")
+    for i in arenas.indices where (arenas[i].address == nil) != onUnused[i] {
+      fail("PM4", "descriptor \(i): address nil = \(arenas[i].address == nil) but on unused list = \(onUnused[i])")
     }
     var order: [Int] = []
+    order.reserveCapacity(live.count)
+    var onUsable = [Bool](repeating: false, count: arenas.count)
     var prev: Int? = nil
     var cur = usableArenas
-    while let i = cur, order.count <= arenas.count {
+    while let i = cur {
+      guard i >= 0 && i < arenas.count, !onUsable[i] else { fail("PM4", "usable arena list broken at \(i)"); break }
       guard arenas[i].address != nil else { fail("PM4", "usable arena \(i) has no address"); break }
       if arenas[i].prevArena != prev { fail("PM4", "usable arena \(i) prev \(String(describing: arenas[i].prevArena)) != \(String(describing: prev))") }
+      onUsable[i] = true
       order.append(i)
       prev = i
       cur = arenas[i].nextArena
     }
-    let expected = Set(live.filter { arenas[$0].nfreepools > 0 })
-    if Set(order) != expected || order.count != expected.count {
+    let expected = live.filter { arenas[$0].nfreepools > 0 }
+    if order.count != expected.count || expected.contains(where: { !onUsable[$0] }) {
       fail("PM4", "usable_arenas holds \(order) but arenas with free pools are \(expected.sorted())")
     }
     for (x, y) in zip(order, order.dropFirst()) where arenas[x].nfreepools > arenas[y].nfreepools {
       fail("PM4", "usable_arenas not sorted: arena \(x) has \(arenas[x].nfreepools) free pools before arena \(y) with \(arenas[y].nfreepools)")
     }
-    for k in nfp2lasta.indices {
-      let rightmost = order.last { arenas[$0].nfreepools == k }
-      if nfp2lasta[k] != (k == 0 ? nil : rightmost) {
-        fail("PM4", "nfp2lasta[\(k)] = \(String(describing: nfp2lasta[k])), rightmost with \(k) free pools is \(String(describing: rightmost))")
-      }
+    var rightmost = [Int?](repeating: nil, count: nfp2lasta.count)
+    for i in order where arenas[i].nfreepools < rightmost.count { rightmost[arenas[i].nfreepools] = i }
+    for k in nfp2lasta.indices where nfp2lasta[k] != (k == 0 ? nil : rightmost[k]) {
+      fail("PM4", "nfp2lasta[\(k)] = \(String(describing: nfp2lasta[k])), rightmost with \(k) free pools is \(String(describing: rightmost[k]))")
     }
     let whollyFree = live.filter { arenas[$0].nfreepools == arenas[$0].ntotalpools }
     if whollyFree.count > 1 || (whollyFree.count == 1 && whollyFree[0] != order.last) {

@@ -29,6 +29,10 @@ public protocol AllocatorAdapter: AnyObject {
   func statsText() -> String?
   /// Invariant violations as (id, detail); empty when sound or unsupported.
   func checkInvariants() -> [(id: String, detail: String)]
+  /// The invariants of the structures that hold `address` (pymalloc: its pool, its arena and the arena
+  /// lists; mimalloc: its page and segment), in time independent of the allocator's size: what one op
+  /// there could have broken. Empty when sound or unsupported (the default).
+  func checkInvariants(around address: Int) -> [(id: String, detail: String)]
   /// Bytes the platform layer has mapped right now.
   var mappedBytes: Int { get }
 
@@ -39,6 +43,7 @@ public protocol AllocatorAdapter: AnyObject {
 import AllocUnderTest
 
 extension AllocatorAdapter {
+  public func checkInvariants(around address: Int) -> [(id: String, detail: String)] { [] }
   /// Bytes of a live block (the executor has checked that the block is still owned).
   public func read(_ address: Int, count: Int) -> [UInt8] { MemoryAccess.readUnchecked(address: address, count: count) }
   /// Writes into a live block the program holds.

@@ -60,6 +60,9 @@ public final class PymallocAdapter: PlacementReporting {
   }
   public func statsText() -> String? { allocator.debugMallocStats() }
   public func checkInvariants() -> [(id: String, detail: String)] { allocator.checkInvariants().map { ($0.id, $0.detail) } }
+  public func checkInvariants(around address: Int) -> [(id: String, detail: String)] {
+    allocator.checkInvariants(around: address).map { ($0.id, $0.detail) }
+  }
   /// Fresh allocator state and fault counters (so `.nth(k)` means the k-th call of this run).
   public func reset() {
     if persistent {

@@ -64,7 +64,8 @@ public struct DomainsExecutor {
   let adapter: DomainsAdapter
   let config: ExecutorConfig
   var domains: any DomainsCalls { adapter.calls }
-  var rules: Set<RuleID> { config.oracle.rules }
+  /// ``OracleConfig/rules`` as bits (set by `run`): the per-op rule tests hash nothing.
+  var rules = RuleBits([])
   var statics = ProgramState()
   var blocks: [Int: DBlock] = [:]
   var trace: [TraceLine] = []
@@ -86,6 +87,7 @@ public struct DomainsExecutor {
     precondition(program.isDomainsFamily, "DomainsExecutor runs domains-family programs only")
     adapter.reset()
     var e = DomainsExecutor(adapter: adapter, config: config)
+    e.rules = RuleBits(config.oracle.rules)
     let violation = e.runAll(program)
     adapter.calls.forgetVouched()
     for f in e.foreign { MemoryAccess.freeForeign(f) }

@@ -1,6 +1,7 @@
 // Executor+Checks.swift — the checks after every op: O13 ownership of every live pool block (first, so
-// nothing reads unmapped memory), O4 on the touched block's neighbours, allocator invariants, statistics
-// rules O9–O11, and the periodic full canary sweep.
+// nothing reads unmapped memory) when memory was unmapped, O4 on the touched block's neighbours, the
+// allocator invariants around the touched blocks — or all of them, on the cadence or when the mapping
+// changed — statistics rules O9–O11 on the cadence, and the periodic full canary sweep.
 
 import Oracle
 
@@ -12,14 +13,22 @@ extension Executor {
     let mapped = adapter.mappedBytes
     let o = config.oracle
     if mapped < lastMappedBytes || (o.sweepEvery > 0 && (i + 1) % o.sweepEvery == 0), let v = ownership(i) { return v }
+    // An arena or segment came or went: structures beyond the touched ones changed (the radix tree, the
+    // arena lists): the invariants walk everything.
+    let mappingChanged = mapped != lastMappedBytes
     lastMappedBytes = mapped
     if let t = touched, rules.contains(.canary) {
       for b in live.neighbours(of: t) {
-        if let v = ContentRules.canary(opIndex: i, b, adapter.read(b.address, count: b.length)) { return v }
+        if let v = canaryCheck(i, b) { return v }
       }
     }
-    if o.invariantsEvery > 0 && (i + 1) % o.invariantsEvery == 0, let v = invariants(i) { return v }
-    if o.statsEvery > 0 && (i + 1) % o.statsEvery == 0, let v = statsRules(i) { return v }
+    if o.walks(every: o.invariantsEvery, after: i) || ((walkAfterOp || mappingChanged) && o.invariantsEvery > 0) {
+      if let v = invariants(i) { return v }
+    } else if o.invariantsEvery > 0 {
+      if let t = touched, let v = localInvariants(i, around: t) { return v }
+      if let m = movedFrom, let v = localInvariants(i, around: m) { return v }
+    }
+    if o.walks(every: o.statsEvery, after: i), let v = statsRules(i) { return v }
     if o.sweepEvery > 0 {
       opsSinceSweep += 1
       if opsSinceSweep >= max(o.sweepEvery, live.count / 8) {
@@ -43,7 +52,7 @@ extension Executor {
   func sweep(opIndex i: Int) -> Violation? {
     if rules.contains(.canary) {
       for b in live.all {
-        if let v = ContentRules.canary(opIndex: i, b, adapter.read(b.address, count: b.length)) { return v }
+        if let v = canaryCheck(i, b) { return v }
       }
     }
     return heapSweep(i)
@@ -53,6 +62,16 @@ extension Executor {
     guard config.oracle.anyInvariants || config.oracle.invariants == nil else { return nil }
     for (id, detail) in adapter.checkInvariants() where config.oracle.wants(id) {
       return Violation(opIndex: i, rule: id, detail: detail)
+    }
+    return nil
+  }
+
+  /// The invariants of the structures around `address` (its pool and arena; its page and segment), between
+  /// two whole walks.
+  func localInvariants(_ i: Int, around address: Int) -> Violation? {
+    guard config.oracle.anyInvariants || config.oracle.invariants == nil else { return nil }
+    for (id, detail) in adapter.checkInvariants(around: address) where config.oracle.wants(id) {
+      return Violation(opIndex: i, rule: id, detail: detail + " (checked around \(hexString(address)))")
     }
     return nil
   }

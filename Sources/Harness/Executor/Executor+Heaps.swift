@@ -14,10 +14,16 @@ extension Executor {
     let h = heaps!  // run() checked that heaps-family programs get a HeapsAdapter
     let cur = statics.current
     touchedAddress = nil
+    movedFrom = nil
+    // Thread and heap ops change pages and segments no one address names (abandonment, reclaim, a heap's
+    // pages, delayed frees): the invariants walk everything after them; aligned allocations name their block.
+    walkAfterOp = true
     switch op {
     case .spawn:
+      walkAfterOp = false  // a thread with empty heaps
       record(i, "t\(h.spawnThread()) = spawn()" + threadNote, "ok")
     case .switchThread(let t):
+      walkAfterOp = false  // no structure changes
       h.switchThread(t.id)
       record(i, "thread(\(t))", "ok")
     case .exitThread:
@@ -67,11 +73,13 @@ extension Executor {
         if let v = HeapRules.visitExact(opIndex: i, heap: ident, expected: expected, reported: reported) { return v }
       }
     case .heapMalloc(let r, let n):
+      walkAfterOp = false
       let before = adapter.injectedFaults
       let a = h.heapMalloc(r, n)
       return allocated(i, id: id!, kind: .malloc, requested: n, address: a, fault: adapter.injectedFaults > before,
                        home: r.identity(on: cur), text: "p\(id!) = heap_malloc(\(r), \(n))")
     case .heapMallocAligned(let r, let n, let alignment):
+      walkAfterOp = false
       let before = adapter.injectedFaults
       let a = h.heapMallocAligned(r, n, alignment: alignment)
       return allocated(i, id: id!, kind: .malloc, requested: n, address: a, fault: adapter.injectedFaults > before,

@@ -8,6 +8,8 @@ import Oracle
 extension Executor {
   mutating func step(_ i: Int, _ op: Op, defines id: Int?) -> Violation? {
     touchedAddress = nil
+    movedFrom = nil
+    walkAfterOp = false
     switch op {
     case .malloc(let n):
       let before = adapter.injectedFaults
@@ -42,7 +44,7 @@ extension Executor {
     adapter.free(b.address)
     live.remove(id: b.id)
     touchedAddress = b.address
-    record(i, "free(p\(b.id))" + (teardown ? "  # teardown" : "") + threadNote, "ok")
+    if config.recordTrace { record(i, "free(p\(b.id))" + (teardown ? "  # teardown" : "") + threadNote, "ok") }
     return nil
   }
 
@@ -50,17 +52,17 @@ extension Executor {
   mutating func touch(_ i: Int, _ b: ModelBlock) -> Violation? {
     if rules.contains(.ownershipKept), let v = ContentRules.ownershipKept(opIndex: i, b, ownedNow: adapter.ownsSmall(b.address)) { return v }
     if b.small && !adapter.ownsSmall(b.address) { return nil }  // unmapped under us: reading would crash
-    if rules.contains(.canary) { return ContentRules.canary(opIndex: i, b, adapter.read(b.address, count: b.length)) }
+    if rules.contains(.canary) { return canaryCheck(i, b) }
     return nil
   }
 
   mutating func allocated(_ i: Int, id: Int, kind: AllocationFacts.Kind, requested: UInt64, address: Int?, fault: Bool,
-                          home: HeapIdentity? = nil, alignment: UInt64? = nil, text: String) -> Violation? {
+                          home: HeapIdentity? = nil, alignment: UInt64? = nil, text: @autoclosure () -> String) -> Violation? {
     var facts = AllocationFacts(opIndex: i, kind: kind, requested: requested, address: address,
                                 usable: address.map { adapter.usableSize($0) },
                                 servedSmall: address.map { adapter.ownsSmall($0) } ?? false, faultFired: fault)
     facts.alignment = alignment
-    record(i, text + threadNote, describe(facts))
+    if config.recordTrace { record(i, text() + threadNote, describe(facts)) }
     if config.observe {
       // libmimalloc 2.0.9 serves alignment 0 for small powers of two; 2.1.2 refuses it (V8): stop comparing.
       if heaps != nil, alignment == 0 { stopObserving(i, because: "an aligned allocation with alignment 0 (V8)") }
@@ -74,11 +76,11 @@ extension Executor {
     block.home = home
     block.aligned = alignment != nil
     if case .calloc = kind, rules.contains(.callocZeroed),
-       let v = ContentRules.callocZeroed(opIndex: i, id: id, adapter.read(a, count: block.length)) {
+       let v = callocCheck(i, id: id, a, count: block.length) {
       return v
     }
     live.insert(block)
-    adapter.write(a, Canary.bytes(seed: block.canarySeed, to: block.length))
+    fillCanary(block)
     touchedAddress = a
     return membership(i, block)
   }
@@ -92,7 +94,7 @@ extension Executor {
                                 usable: a.map { adapter.usableSize($0) },
                                 servedSmall: a.map { adapter.ownsSmall($0) } ?? false,
                                 faultFired: adapter.injectedFaults > before)
-    record(i, "p\(id) = realloc(\(ref.map { "p\($0.id)" } ?? "NULL"), \(n))" + threadNote, describe(facts))
+    if config.recordTrace { record(i, "p\(id) = realloc(\(ref.map { "p\($0.id)" } ?? "NULL"), \(n))" + threadNote, describe(facts)) }
     if config.observe {
       if n > plausibleRequestLimit && n <= UInt64(Int.max) { stopObserving(i, because: Self.osDecides) }
       if heaps != nil, old?.aligned == true { stopObserving(i, because: "a realloc of a block made by an aligned allocation (V6)") }
@@ -121,14 +123,14 @@ extension Executor {
       }
       kept = min(old.length, block.length)
       if rules.contains(.reallocPrefix),
-         let v = ContentRules.reallocPrefix(opIndex: i, old: old, newRequested: n,
-                                            adapter.read(a, count: kept)) {
+         let v = reallocPrefixCheck(i, old: old, newRequested: n, a, kept: kept) {
         return v
       }
     }
     live.insert(block)
-    adapter.write(a + kept, Canary.bytes(seed: seed, from: kept, to: block.length))
+    fillCanary(block, from: kept)
     touchedAddress = a
+    if let old, old.address != a { movedFrom = old.address }
     return membership(i, block)
   }
 
@@ -156,6 +158,7 @@ extension Executor {
     return "→ \(hexString(a)) pool \(hexString(a & ~(g.poolSize - 1))) +\(a & (g.poolSize - 1))"
   }
 
+  /// Appends a trace line. Hot call sites test `config.recordTrace` first, so fuzzing builds no strings.
   mutating func record(_ i: Int, _ text: String, _ result: String) {
     if config.recordTrace { trace.append(TraceLine(opIndex: i, text: text, result: result)) }
   }

@@ -1,10 +1,11 @@
 // Executor.swift — runs an op program against an ``AllocatorAdapter`` and the oracle, op by op, and stops
 // at the first violation. One executor serves tests, fuzz targets and the command line.
 // Per op: perform it, check the allocation rules on its result, check the touched block's contents, then
-// ownership of every live pool block (O13, before any other byte is read), the touched block's address
-// neighbours (O4), allocator invariants, statistics (O9–O11) and, every `sweepEvery` ops, every canary.
-// At the end: a full sweep, then (by default) a teardown that frees every block still held, checked
-// the same way, so "memory given back" is judged on an empty program.
+// ownership of every live pool block (O13, before any other byte is read) when memory was unmapped, the
+// touched block's address neighbours (O4), the allocator invariants around the touched blocks, and on the
+// oracle's cadence (``WalkCadence``) the whole-allocator walks: every invariant, statistics (O9–O11),
+// every canary. At the end: every check, then (by default) a teardown that frees every block still held,
+// checked the same way, so "memory given back" is judged on an empty program.
 
 import Oracle
 
@@ -35,7 +36,8 @@ public struct Executor {
   let config: ExecutorConfig
   /// The program's static state (current thread, live threads and heaps); see ``ProgramState``.
   var statics = ProgramState()
-  var rules: Set<RuleID> { config.oracle.rules }
+  /// ``OracleConfig/rules`` as bits (set by `run`): the per-op rule tests hash nothing.
+  var rules = RuleBits([])
   var live = LiveBlocks()
   var trace: [TraceLine] = []
   var observations: [Observation] = []
@@ -55,6 +57,7 @@ public struct Executor {
                  "a heaps-family program needs an allocator with threads and heaps; \(adapter.name) has none")
     adapter.reset()
     var e = Executor(adapter: adapter, heaps: adapter as? HeapsAdapter, config: config)
+    e.rules = RuleBits(config.oracle.rules)
     let violation = e.runAll(program)
     var verdict = Verdict(violation: violation, trace: e.trace, opsExecuted: e.ops)
     verdict.observations = e.observations
@@ -77,7 +80,11 @@ public struct Executor {
     }
     let end = program.ops.count
     if let v = sweep(opIndex: max(end - 1, 0)) { return v }
-    guard config.teardown else { return finalChecks(opIndex: max(end - 1, 0)) }
+    // Every walk at the end of the program, and again at the end of the teardown.
+    if let v = finalChecks(opIndex: max(end - 1, 0)) { return v }
+    guard config.teardown else { return nil }
+    movedFrom = nil
+    walkAfterOp = false
     let held = live.all.sorted(by: { $0.id < $1.id })
     for (k, b) in held.enumerated() {
       ops += 1
@@ -96,6 +103,11 @@ public struct Executor {
 
   /// Address of the block the last op touched, for the neighbour check.
   var touchedAddress: Int? = nil
+  /// Where a realloc moved its block from (that pool or page changed too), for the local invariants.
+  var movedFrom: Int? = nil
+  /// The last op changed structures no single address names (a heap destroyed, a thread exited, a
+  /// collect): the invariants walk the whole allocator after it.
+  var walkAfterOp = false
   /// Mapped bytes after the previous op; a drop triggers the ownership sweep.
   var lastMappedBytes = 0
   /// Ops since the last full canary sweep.

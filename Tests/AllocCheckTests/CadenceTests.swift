@@ -1,0 +1,62 @@
+// CadenceTests.swift — issue 12's incremental oracle: between two whole walks (``WalkCadence/growing``),
+// each op checks the structures around what it touched (``Pymalloc/checkInvariants(around:)``), and the
+// whole walk runs whenever the mapping changes. These tests show that this catches each seeded invariant
+// bug at the very op the walk after every op catches it, and that the cadence is what it says.
+
+import AllocUnderTest
+import Harness
+import Oracle
+import Testing
+
+@Suite("Cadence: local invariant checks between whole walks")
+struct CadenceTests {
+  @Test("growing cadence: every op for the first 63, then 16 walks per doubling; fixed: every op")
+  func intervals() {
+    let g = WalkCadence.growing
+    #expect((0..<63).allSatisfy { g.interval(after: $0) == 1 })
+    #expect(g.interval(after: 63) == 4 && g.interval(after: 127) == 8 && g.interval(after: 4095) == 256)
+    var o = OracleConfig.full
+    let walks = (0..<4096).count { o.walks(every: 1, after: $0) }
+    #expect(walks == 63 + 16 * 6 + 1, "\(walks) walks in 4096 ops")  // 64..<128 … 2048..<4096, and op 4095
+    o.cadence = .fixed
+    #expect((0..<4096).allSatisfy { o.walks(every: 1, after: $0) })
+    #expect(!o.walks(every: 0, after: 7))
+  }
+
+  @Test("RuleBits holds exactly the rules of its set", arguments: [Set<RuleID>(), Set(RuleID.allCases), [.canary, .sameDiagnostic]])
+  func ruleBits(_ rules: Set<RuleID>) {
+    #expect(Set(RuleID.allCases.map(\.ordinal)).count == RuleID.allCases.count && RuleID.allCases.allSatisfy { $0.ordinal < 64 })
+    let bits = RuleBits(rules)
+    #expect(RuleID.allCases.allSatisfy { bits.contains($0) == rules.contains($0) })
+  }
+
+  @Test("each seeded pymalloc invariant bug is caught at the same op under the growing cadence as under a walk after every op",
+        arguments: QualityCase.all.filter { $0.check.hasPrefix("PM") })
+  func sameOp(_ c: QualityCase) throws {
+    let buggy = PymallocAdapter(bugs: [c.bug])
+    var fixed = c.oracle
+    fixed.cadence = .fixed
+    var hit: (seed: UInt64, program: Program, violation: Violation)? = nil
+    for (g, n) in huntPlan where hit == nil {
+      hit = BugHunt.search(seed: 0xCADE_0000, programs: n, generator: g, adapter: buggy, oracle: fixed) { $0.rule == c.check }
+    }
+    let found = try #require(hit, "\(c.check) never caught \(c.bug.rawValue) with a walk after every op")
+    var growing = c.oracle
+    growing.cadence = .growing
+    let v = Executor.run(found.program, on: buggy, config: ExecutorConfig(oracle: growing, runSeed: found.seed)).violation
+    #expect(v?.rule == c.check && v?.opIndex == found.violation.opIndex,
+            "\(c.bug.rawValue): every op caught it at op \(found.violation.opIndex); growing: \(v.map { "\($0.rule) at op \($0.opIndex)" } ?? "not caught")")
+    print("[cadence \(c.check) ← \(c.bug.rawValue)] op \(found.violation.opIndex) of \(found.program.ops.count): \(v?.detail ?? "-")")
+  }
+
+  @Test("the local check alone sees a broken pool: a freed block lost from its pool's free list")
+  func localCheckFails() {
+    let p = Pymalloc(bugs: [.loseFreedBlock])
+    let blocks = (0..<5).map { _ in p.malloc(24)! }  // blocks 0…4 of one pool
+    p.free(blocks[1])  // the pool's free list was empty: this one is pushed
+    #expect(p.checkInvariants(around: Int(bitPattern: blocks[0])).isEmpty)
+    p.free(blocks[3])  // the bug drops block 3 of a pool (index % 7 == 3): counted free, not on the list
+    let found = p.checkInvariants(around: Int(bitPattern: blocks[0]))
+    #expect(found.contains { $0.id == "PM2" }, "\(found)")
+  }
+}
