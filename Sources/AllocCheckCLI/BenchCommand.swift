@@ -23,7 +23,7 @@ struct BenchCommand: ParsableCommand {
 
       --trace adds the trace table: each program pre-decoded into flat malloc/calloc/realloc/free steps (heaps \
       family: t0's backing heap only, aligned mallocs kept, thread and heap ops dropped, requests above 1 GiB \
-      not replayed) and replayed with no executor and no oracle on the reference (Pymalloc or Mimalloc), the \
+      not replayed there) and replayed with no executor and no oracle on the reference (Pymalloc or Mimalloc), the \
       real allocator (CPython 3.11's obmalloc or libmimalloc 2.0.9) and glibc: ns per step, the median of \
       --repeat interleaved runs, and the ratio to the real allocator. --trace-only prints only that table.
       """)
@@ -132,7 +132,7 @@ struct BenchCommand: ParsableCommand {
   /// The trace benchmark: ns per step on each allocator (median of `repeats` interleaved runs) and the
   /// ratio to the real allocator the reference models.
   func traceTable(family: ProgramFamily, set: [(seed: UInt64, program: Program)], repeats: Int) {
-    let traces = set.map { Trace($0.program) }
+    let traces = set.map { Trace($0.program, family: family) }
     let report = TraceBench.run(family: family, traces: traces, repeats: repeats)
     Console.out("trace replay: \(traces.count) programs pre-decoded into \(report.steps) steps, single thread, no executor, "
                 + "no oracle; median of \(repeats) interleaved runs")

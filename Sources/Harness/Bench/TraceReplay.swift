@@ -39,10 +39,18 @@ public enum TraceReplay {
       case .calloc:
         slots[Int(step.slot)] = allocator.calloc(step.a, step.b)
       case .realloc:
-        let old = step.source < 0 ? 0 : slots[Int(step.source)]
+        var old = 0
+        if step.source >= 0 {
+          old = slots[Int(step.source)]
+          slots[Int(step.source)] = 0
+        }
         let r = allocator.realloc(old, step.a)
-        if r != 0 && step.source >= 0 { slots[Int(step.source)] = 0 }  // on failure the old block stays
-        slots[Int(step.slot)] = r
+        slots[Int(step.slot)] = r != 0 ? r : old  // on failure the new name holds the old block
+      case .rename:
+        if step.source >= 0 {
+          slots[Int(step.slot)] = slots[Int(step.source)]
+          slots[Int(step.source)] = 0
+        }
       case .mallocAligned:
         slots[Int(step.slot)] = allocator.mallocAligned(step.a, alignment: step.b)
       case .free:
