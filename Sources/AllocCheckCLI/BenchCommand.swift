@@ -3,7 +3,10 @@
 // programs/s, ops/s and the time ratios (a)/(c), (b)/(c) from this one run, then how many fresh allocator
 // states per second a fuzz loop gets (reset + a one-malloc program). Meaningful only in a release build;
 // (c) still pays for canary writes and for the O13 ownership pass after any op that unmapped memory, which
-// the executor always does so that it never reads unmapped memory.
+// the executor always does so that it never reads unmapped memory. With `--trace`, the trace benchmark
+// follows (Harness/Bench/TraceBench.swift): the same programs pre-decoded into flat steps and replayed on
+// the reference, the real allocator it models and glibc, with nothing else in the loop; `--trace-only`
+// prints only that table.
 
 import ArgumentParser
 import Foundation
@@ -15,7 +18,15 @@ struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
     abstract: "Measure the oracle's cost: the same programs with full, invariant-free and no checks.",
-    discussion: "A measurement, not a test. Run it with: swift run -c release alloc-check bench")
+    discussion: """
+      A measurement, not a test. Run it with: swift run -c release alloc-check bench
+
+      --trace adds the trace table: each program pre-decoded into flat malloc/calloc/realloc/free steps (heaps \
+      family: t0's backing heap only, aligned mallocs kept, thread and heap ops dropped, requests above 1 GiB \
+      not replayed there) and replayed with no executor and no oracle on the reference (Pymalloc or Mimalloc), the \
+      real allocator (CPython 3.11's obmalloc or libmimalloc 2.0.9) and glibc: ns per step, the median of \
+      --repeat interleaved runs, and the ratio to the real allocator. --trace-only prints only that table.
+      """)
 
   @Option(help: "Seed of the program set (decimal or 0x-hex).") var seed: String = "1"
   @Option(help: "Number of programs.") var programs: String = "200"
@@ -23,6 +34,11 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Program family: pymalloc, heaps (multi-thread programs on the reference mimalloc) or domains (PyMem domains and hooks).") var family: String = "pymalloc"
   @Option(help: "Also time the same programs on real allocators: a comma list (cpython, glibc, jemalloc, mimalloc, cpython-debug) or all (every peer of the family; a missing one prints a skip).")
   var allocator: String?
+  @Flag(help: "After the other sections, time the pre-decoded traces on the reference, the real allocator and glibc (pymalloc and heaps families).")
+  var trace = false
+  @Flag(help: "Print only the trace table.") var traceOnly = false
+  @Option(name: .customLong("repeat"), help: "Trace table: interleaved repetitions, of which the median is reported.")
+  var repeats: String = "5"
 
   func run() throws {
     let seed = try CLISupport.parseSeed(seed)
@@ -50,6 +66,11 @@ struct BenchCommand: ParsableCommand {
       let s = BugHunt.programSeed(seed, k)
       return (seed: s, program: generator.generate(seed: s))
     }
+    if trace || traceOnly {
+      guard family != .domains else { throw CLIError.usage("bench: --trace replays pymalloc- and heaps-family programs") }
+    }
+    let repeatCount = try CLISupport.parseCount(repeats, option: "--repeat")
+    if traceOnly { return traceTable(family: family, set: set, repeats: repeatCount) }
     var noInvariants = family.fullOracle
     noInvariants.invariantsEvery = 0
     var none = OracleConfig(rules: [], invariants: [], invariantsEvery: 0, sweepEvery: 0, statsEvery: 0)
@@ -105,6 +126,25 @@ struct BenchCommand: ParsableCommand {
     Console.out("fresh states: \(resets) × (reset + malloc(24) + teardown, full oracle) in "
                 + String(format: "%.3f s = %d per second", elapsed.seconds, rate(resets, elapsed)))
     if let allocator { try comparePeers(allocator, family: family, set: set, reference: adapter, noChecks: none) }
+    if trace { traceTable(family: family, set: set, repeats: repeatCount) }
+  }
+
+  /// The trace benchmark: ns per step on each allocator (median of `repeats` interleaved runs) and the
+  /// ratio to the real allocator the reference models.
+  func traceTable(family: ProgramFamily, set: [(seed: UInt64, program: Program)], repeats: Int) {
+    let traces = set.map { Trace($0.program, family: family) }
+    let report = TraceBench.run(family: family, traces: traces, repeats: repeats)
+    Console.out("trace replay: \(traces.count) programs pre-decoded into \(report.steps) steps, single thread, no executor, "
+                + "no oracle; median of \(repeats) interleaved runs")
+    Console.out("allocator          ns/step   vs \(report.real)   runs (ns/step)")
+    for row in report.rows {
+      let ratio = report.ratio(row).map { String(format: "%.2f×", $0) } ?? "—"
+      Console.out(row.name.padding(toLength: 16, withPad: " ", startingAt: 0) + pad(String(format: "%.1f", row.nsPerStep), 9)
+                  + pad(ratio, 9 + report.real.count) + "   " + row.runs.map { String(format: "%.1f", $0) }.joined(separator: " "))
+    }
+    for (name, reason) in report.skipped {
+      Console.out("\(name.padding(toLength: 16, withPad: " ", startingAt: 0))   skipped: \(reason)")
+    }
   }
 
   /// The same programs on the reference and on each real allocator asked for: ns per op with no checks and

@@ -15,7 +15,10 @@ public final class Heap: @unchecked Sendable {
   public let noReclaim: Bool
   /// The thread whose tld this heap belongs to.
   public unowned let thread: MiThread
-  unowned let mimalloc: Mimalloc
+  /// The allocator this heap belongs to. `unowned(unsafe)`: read on every allocation (seeded-bug tests),
+  /// where a checked `unowned` costs an atomic retain and release; the ``Mimalloc`` instance outlives every use
+  /// of its threads, heaps and segments (it owns them all: a program drops them before the allocator).
+  unowned(unsafe) let mimalloc: Mimalloc
   /// CPython `page_use_qsbr`: true for the object, GC and GC-pre heaps of a thread state.
   let pageUseQSBR: Bool
   /// A number unique within the ``Mimalloc`` instance, for stats.

@@ -10,7 +10,8 @@
 public final class MiThread: @unchecked Sendable {
   /// Unique, nonzero (`_mi_thread_id`); 0 marks an abandoned segment.
   public let id: UInt
-  unowned let mimalloc: Mimalloc
+  /// `unowned(unsafe)`, as ``Heap``'s: read on every free; the ``Mimalloc`` instance outlives its threads' use.
+  unowned(unsafe) let mimalloc: Mimalloc
   public let isMain: Bool
   /// False after ``exit()`` (or ``Mimalloc/reset()``).
   public internal(set) var isAlive = true

@@ -9,7 +9,8 @@
 import Synchronization
 
 final class MiSegment: @unchecked Sendable {
-  unowned let owner: Mimalloc
+  /// `unowned(unsafe)`, as ``Heap``'s `mimalloc` (the allocator outlives every use of its segments).
+  unowned(unsafe) let owner: Mimalloc
   /// 32 MiB aligned start of the segment (its info slice).
   let base: UInt
   /// The region the page source gave us (≥ the segment: a huge alignment may need a prefix), released as is.

@@ -15,6 +15,7 @@ public final class CHeapPeer: @unchecked Sendable {
   typealias Realloc = @convention(c) (UnsafeMutableRawPointer?, UInt) -> UnsafeMutableRawPointer?
   typealias Free = @convention(c) (UnsafeMutableRawPointer?) -> Void
   typealias UsableSize = @convention(c) (UnsafeMutableRawPointer?) -> UInt
+  typealias AlignedAlloc = @convention(c) (UInt, UInt) -> UnsafeMutableRawPointer?
 
   public let kind: PeerKind
   let cMalloc: Malloc
@@ -22,6 +23,7 @@ public final class CHeapPeer: @unchecked Sendable {
   let cRealloc: Realloc
   let cFree: Free
   let cUsable: UsableSize
+  let cAlignedAlloc: AlignedAlloc
 
   private static let instances = Mutex<[PeerKind: Result<CHeapPeer, PeerUnavailable>]>([:])
 
@@ -45,6 +47,7 @@ public final class CHeapPeer: @unchecked Sendable {
     cRealloc = try library.function("realloc", as: Realloc.self)
     cFree = try library.function("free", as: Free.self)
     cUsable = try library.function("malloc_usable_size", as: UsableSize.self)
+    cAlignedAlloc = try library.function("aligned_alloc", as: AlignedAlloc.self)
   }
 
   /// What a C heap does with the calls a pymalloc-family program makes. Sizes above PY_SSIZE_T_MAX are
@@ -53,6 +56,11 @@ public final class CHeapPeer: @unchecked Sendable {
   public func calloc(_ count: UInt64, _ size: UInt64) -> Int? { (unsafe cCalloc(UInt(count), UInt(size))).map { Int(bitPattern: $0) } }
   public func realloc(_ address: Int?, _ n: UInt64) -> Int? {
     (unsafe cRealloc(address.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }, UInt(n))).map { Int(bitPattern: $0) }
+  }
+  /// C11 `aligned_alloc(alignment, n)` (the trace benchmark's aligned requests; glibc and jemalloc accept any
+  /// size for a power-of-two alignment).
+  public func alignedAlloc(_ n: UInt64, alignment: UInt64) -> Int? {
+    (unsafe cAlignedAlloc(UInt(alignment), UInt(n))).map { Int(bitPattern: $0) }
   }
   public func free(_ address: Int?) { unsafe cFree(address.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }) }
   public func usableSize(_ address: Int) -> Int { Int(unsafe cUsable(UnsafeMutableRawPointer(bitPattern: address))) }

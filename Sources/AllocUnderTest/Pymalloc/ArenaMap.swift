@@ -9,6 +9,8 @@
 // window(b + ARENA_SIZE).tailLo = tail. Then p is owned iff, with t = p mod ARENA_SIZE in p's window,
 // t < tailLo or (tailHi != 0 and t >= tailHi). Mid and bottom nodes come from the raw allocator (calloc),
 // as PyMem_RawCalloc in obmalloc.c, and are never freed while the instance lives (only on reset).
+// A class with its root in memory it allocates itself, held by a `let`: `contains`, called on every free
+// and realloc, then reads three levels of C arrays with no exclusivity check and no buffer retain (issue 12).
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +18,7 @@ import Glibc
 
 struct ArenaCoverage: Equatable { var tailHi: Int32; var tailLo: Int32 }
 
-struct ArenaMap {
+final class ArenaMap {
   static let interiorBits = 15
   static let bottomBits = 14
   static let nodeEntries = 1 << interiorBits  // 32,768 pointers per root/mid node
@@ -26,7 +28,8 @@ struct ArenaMap {
   static let midBytes = nodeEntries * 8
   static let bottomBytes = bottomEntries * 8
 
-  private var root: [UnsafeMutableRawPointer?] = Array(repeating: nil, count: nodeEntries)
+  /// The root node: `nodeEntries` mid-node pointers (nil: no mid node yet).
+  private let root: UnsafeMutablePointer<UnsafeMutableRawPointer?>
   private var rootUsed: [Int] = []
   private(set) var midNodes: [UnsafeMutableRawPointer] = []
   private(set) var bottomNodes: [UnsafeMutableRawPointer] = []
@@ -34,12 +37,20 @@ struct ArenaMap {
   /// instead of every mid slot (32,768 per root entry, after every op when the fuzzer runs).
   private var bottomKeys: [(top: Int, mid: Int)] = []
 
+  init() {
+    root = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: Self.nodeEntries)
+    root.initialize(repeating: nil, count: Self.nodeEntries)
+  }
+
+  /// Only the root; the owner frees the nodes first with ``removeAll(raw:)``.
+  deinit { root.deallocate() }
+
   private static func topIndex(_ a: UInt) -> Int { Int((a >> 49) & 0x7fff) }
   private static func midIndex(_ a: UInt) -> Int { Int((a >> 34) & 0x7fff) }
   private static func bottomIndex(_ a: UInt) -> Int { Int((a >> 20) & 0x3fff) }
 
   /// The bottom entry for address `a`, creating nodes when `create`; nil when absent or out of memory.
-  private mutating func entry(_ a: UInt, create: Bool, raw: RawAllocator) -> UnsafeMutablePointer<ArenaCoverage>? {
+  private func entry(_ a: UInt, create: Bool, raw: RawAllocator) -> UnsafeMutablePointer<ArenaCoverage>? {
     let t = Self.topIndex(a)
     if root[t] == nil {
       guard create, let n = raw.calloc(Self.nodeEntries, 8) else { return nil }
@@ -59,7 +70,7 @@ struct ArenaMap {
   }
 
   /// `arena_map_mark_used`. Returns false (and leaves nothing half-marked) when a node cannot be made.
-  mutating func mark(arenaBase base: UnsafeMutableRawPointer, used: Bool, raw: RawAllocator) -> Bool {
+  func mark(arenaBase base: UnsafeMutableRawPointer, used: Bool, raw: RawAllocator) -> Bool {
     let a = UInt(bitPattern: base.address)
     let tail = Int32(a & UInt(PymallocLayout.arenaSize - 1))
     guard let hi = entry(a, create: used, raw: raw) else { return !used }
@@ -112,7 +123,7 @@ struct ArenaMap {
   }
 
   /// Frees every node (a fresh interpreter state has none).
-  mutating func removeAll(raw: RawAllocator) {
+  func removeAll(raw: RawAllocator) {
     for n in bottomNodes { raw.free(n) }
     for n in midNodes { raw.free(n) }
     for t in rootUsed { root[t] = nil }

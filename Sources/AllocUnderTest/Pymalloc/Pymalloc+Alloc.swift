@@ -6,16 +6,16 @@ extension Pymalloc {
   /// `pymalloc_alloc`: a block for 1...512 bytes, or nil to make the caller fall back to the raw allocator.
   func smallAlloc(_ n: Int) -> UnsafeMutableRawPointer? {
     guard n > 0 && n <= PymallocLayout.smallRequestThreshold else { return nil }
-    if bugs.contains(.routeSmallToRaw) && (100...111).contains(n) { return nil }
+    if has(.routeSmallToRaw) && (100...111).contains(n) { return nil }
     var c = PymallocLayout.sizeClass(of: n)
-    if bugs.contains(.sizeClassOffByOne) && n > 16 && (n - 1) % 16 == 0 { c -= 1 }
+    if has(.sizeClassOffByOne) && n > 16 && (n - 1) % 16 == 0 { c -= 1 }
 
     let bp: UnsafeMutableRawPointer
     if let pool = usedPools.first(c) {
       // Usual: the class has a partially used pool; pop its free list.
       pool.count += 1
       bp = pool.freeblock!
-      if bugs.contains(.handOutBlockTwice) && c == 5 && pool.count == 3 { return bp }
+      if has(.handOutBlockTwice) && c == 5 && pool.count == 3 { return bp }
       pool.freeblock = FreeLink.next(of: bp)
       if pool.freeblock == nil { extend(pool, class: c) }
     } else {
@@ -24,13 +24,14 @@ extension Pymalloc {
       bp = b
     }
     annotateAllocated(bp, class: c)
-    if bugs.contains(.misalignTinyBlocks) && n <= 8 { return bp + 8 }
+    if has(.misalignTinyBlocks) && n <= 8 { return bp + 8 }
     return bp
   }
 
   /// Memcheck: the block at `bp` of class `c` leaves its arena's pool (Platform/Valgrind.swift).
+  @inline(__always)
   private func annotateAllocated(_ bp: UnsafeMutableRawPointer, class c: Int) {
-    guard let arena = arenas[PoolRef(containing: bp).arenaIndex].address else { return }
+    guard Memcheck.active, let arena = arenas[PoolRef(containing: bp).arenaIndex].address else { return }
     Memcheck.allocated(UInt(bitPattern: bp.address), size: PymallocLayout.blockSize(ofClass: c),
                        pool: UInt(bitPattern: arena.address))
   }
@@ -132,7 +133,7 @@ extension Pymalloc {
     Memcheck.createPool(UInt(bitPattern: base.address), inaccessible: PymallocLayout.arenaSize)
     narenasCurrentlyAllocated += 1
     ntimesArenaAllocated += 1
-    if narenasCurrentlyAllocated > narenasHighwater && !bugs.contains(.highwaterNotUpdated) {
+    if narenasCurrentlyAllocated > narenasHighwater && !has(.highwaterNotUpdated) {
       narenasHighwater = narenasCurrentlyAllocated
     }
     arenas[a].freepools = nil

@@ -7,23 +7,23 @@ extension Pymalloc {
   /// `pymalloc_free` for a pointer that `owns` accepted.
   func smallFree(_ userPointer: UnsafeMutableRawPointer) {
     var p = userPointer
-    if bugs.contains(.misalignTinyBlocks) && p.address & 15 == 8 { p -= 8 }
+    if has(.misalignTinyBlocks) && p.address & 15 == 8 { p -= 8 }
     let pool = PoolRef(containing: p)
     require(pool.count > 0, "pymalloc: free of a block in a pool with no allocated block (double free?)")
-    if let arena = arenas[pool.arenaIndex].address {
+    if Memcheck.active, let arena = arenas[pool.arenaIndex].address {  // usual: not under Valgrind
       Memcheck.freed(UInt(bitPattern: p.address), pool: UInt(bitPattern: arena.address))
     }
-    if bugs.contains(.freeScribblesOnNeighbour) && pool.offset(of: p) > PymallocLayout.poolOverhead {
+    if has(.freeScribblesOnNeighbour) && pool.offset(of: p) > PymallocLayout.poolOverhead {
       (p - pool.blockSize + 8).initializeMemory(as: UInt8.self, repeating: 0xAB, count: 8)
     }
     let lastfree = pool.freeblock
     pool.count -= 1
-    if bugs.contains(.loseFreedBlock) && lastfree != nil
+    if has(.loseFreedBlock) && lastfree != nil
       && (pool.offset(of: p) - PymallocLayout.poolOverhead) / pool.blockSize % 7 == 3 {
       if pool.count == 0 { insertToFreePool(pool) }
       return
     }
-    if bugs.contains(.freeListFIFO), var tail = lastfree {
+    if has(.freeListFIFO), var tail = lastfree {
       while let next = FreeLink.next(of: tail) { tail = next }
       FreeLink.setNext(of: tail, to: p)
       FreeLink.setNext(of: p, to: nil)
@@ -33,7 +33,7 @@ extension Pymalloc {
     }
     if lastfree == nil {
       // The pool was full: put it back at the front of its class so the next request reuses this block.
-      if !bugs.contains(.fullPoolNotRelinked) { usedPools.linkAtFront(pool, class: Int(pool.szidx)) }
+      if !has(.fullPoolNotRelinked) { usedPools.linkAtFront(pool, class: Int(pool.szidx)) }
       return
     }
     if pool.count != 0 { return }  // usual: still partially used
@@ -55,16 +55,16 @@ extension Pymalloc {
     arenas[a].nfreepools = nf + 1
 
     // Case 1: the arena is wholly free and is not the last usable arena (that one is kept, bpo-37257).
-    let releaseAt = bugs.contains(.releaseArenaWithUsedPool) ? arenas[a].ntotalpools - 1 : arenas[a].ntotalpools
-    let keepsLast = !bugs.contains(.releaseLastFreeArena)
-    if nf + 1 >= releaseAt && (arenas[a].nextArena != nil || !keepsLast) && !bugs.contains(.neverReleaseArenas) {
+    let releaseAt = has(.releaseArenaWithUsedPool) ? arenas[a].ntotalpools - 1 : arenas[a].ntotalpools
+    let keepsLast = !has(.releaseLastFreeArena)
+    if nf + 1 >= releaseAt && (arenas[a].nextArena != nil || !keepsLast) && !has(.neverReleaseArenas) {
       let next = arenas[a].nextArena
       if let prev = arenas[a].prevArena { arenas[prev].nextArena = next } else { usableArenas = next }
       if let next { arenas[next].prevArena = arenas[a].prevArena }
       arenas[a].nextArena = unusedArenaObjects
       unusedArenaObjects = a
       let base = arenas[a].address!
-      if !bugs.contains(.radixNotUnmarked) { _ = arenaMap.mark(arenaBase: base, used: false, raw: raw) }
+      if !has(.radixNotUnmarked) { _ = arenaMap.mark(arenaBase: base, used: false, raw: raw) }
       Memcheck.destroyPool(UInt(bitPattern: base.address), size: PymallocLayout.arenaSize)
       pages.release(base, bytes: PymallocLayout.arenaSize)
       arenas[a].address = nil
@@ -82,7 +82,7 @@ extension Pymalloc {
     }
     if nfp2lasta[nf + 1] == nil { nfp2lasta[nf + 1] = a }
     // Case 4: it was the rightmost arena with nf free pools, so the order still holds.
-    if lastnf == a || bugs.contains(.skipArenaResort) { return }
+    if lastnf == a || has(.skipArenaResort) { return }
     // Case 3: move it just after lastnf, the rightmost arena that still has nf free pools.
     let l = lastnf!
     if let prev = arenas[a].prevArena { arenas[prev].nextArena = arenas[a].nextArena } else {

@@ -23,7 +23,7 @@ extension Pymalloc {
     let pool = PoolRef(UnsafeMutableRawPointer(bitPattern: address & ~PymallocLayout.poolSizeMask)!)
     guard pool.count > 0, Int(pool.szidx) < PymallocLayout.sizeClassCount else { return .free }
     var off = address - pool.address
-    if bugs.contains(.misalignTinyBlocks) && off & 15 == 8 { off -= 8 }
+    if has(.misalignTinyBlocks) && off & 15 == 8 { off -= 8 }
     guard off >= PymallocLayout.poolOverhead, off < pool.nextoffset else { return .free }
     var b = pool.freeblock
     var steps = 0

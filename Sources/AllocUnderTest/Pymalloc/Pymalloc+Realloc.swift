@@ -11,18 +11,18 @@ extension Pymalloc {
       return raw.realloc(p, n == 0 ? 1 : n)
     }
     var block = p
-    if bugs.contains(.misalignTinyBlocks) && p.address & 15 == 8 { block -= 8 }
+    if has(.misalignTinyBlocks) && p.address & 15 == 8 { block -= 8 }
     var size = PoolRef(containing: block).blockSize
-    if bugs.contains(.misalignTinyBlocks) && p != block { size -= 8 }
+    if has(.misalignTinyBlocks) && p != block { size -= 8 }
     if n <= size {
       // Shrinking (or same class): stay in place unless more than a quarter of the block would be wasted.
-      if bugs.contains(.reallocShrinkThresholdHalf) ? 2 * n > size : 4 * n > 3 * size { return p }
+      if has(.reallocShrinkThresholdHalf) ? 2 * n > size : 4 * n > 3 * size { return p }
       size = n
     }
     // Case: growing, or shrinking a lot. On failure p stays valid and untouched.
     guard let q = malloc(n) else { return nil }
-    if !bugs.contains(.reallocSkipsCopy) { q.copyMemory(from: p, byteCount: size) }
-    if !bugs.contains(.reallocKeepsOldBlock) { free(p) }
+    if !has(.reallocSkipsCopy) { q.copyMemory(from: p, byteCount: size) }
+    if !has(.reallocKeepsOldBlock) { free(p) }
     return q
   }
 }

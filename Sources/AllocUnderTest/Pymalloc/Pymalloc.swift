@@ -14,42 +14,50 @@ public final class Pymalloc {
   /// The RAW domain this allocator falls back to (and where radix nodes come from).
   public let raw: RawAllocator
   /// Defects switched on by the quality suite.
-  public var bugs: Set<PymallocBug>
+  public var bugs: Set<PymallocBug> { didSet { bugBits = PymallocBug.bits(of: bugs) } }
+  /// ``bugs`` as one word, so the hot paths test a bug with an AND instead of a set lookup (``has(_:)``).
+  private var bugBits: UInt64
 
   // usedpools table.
   let usedPools = UsedPools()
-  // Arena descriptors and their lists.
-  var arenas: [ArenaObject] = []
+  // Arena descriptors and their lists (ArenaTable.swift: C-array storage behind a `let` handle).
+  let arenas = ArenaTable()
   var unusedArenaObjects: Int? = nil
   var usableArenas: Int? = nil
   /// nfp2lasta[k]: rightmost arena in usableArenas with k free pools; nil iff none (bpo-37029).
-  var nfp2lasta: [Int?] = Array(repeating: nil, count: PymallocLayout.maxPoolsInArena + 1)
+  let nfp2lasta = ArenaIndexTable(count: PymallocLayout.maxPoolsInArena + 1)
   // Counters (obmalloc "mgmt" state).
   var narenasCurrentlyAllocated = 0
   var ntimesArenaAllocated = 0
   var narenasHighwater = 0
   /// raw_allocated_blocks: blocks this allocator obtained from the raw allocator and has not freed.
   public internal(set) var rawAllocatedBlocks = 0
-  var arenaMap = ArenaMap()
+  let arenaMap = ArenaMap()
 
   public init(pages: PageSource = MmapPageSource(), raw: RawAllocator = SystemRawAllocator(),
               bugs: Set<PymallocBug> = []) {
     self.pages = pages
     self.raw = raw
     self.bugs = bugs
+    bugBits = PymallocBug.bits(of: bugs)
   }
 
   deinit {
     releaseEverything()
     usedPools.deallocate()
+    arenas.deallocate()
+    nfp2lasta.deallocate()
   }
+
+  /// Is `bug` switched on? One load and a branch when no bug is (every normal run).
+  @inline(__always) func has(_ bug: PymallocBug) -> Bool { bugBits != 0 && bugBits & bug.bit != 0 }
 
   /// Returns to a freshly initialised state: every arena unmapped, radix nodes freed, counters zero.
   /// Blocks still held by callers become invalid. Raw-allocator blocks are not touched.
   public func reset() {
     releaseEverything()
     usedPools.reset()
-    arenas.removeAll(keepingCapacity: true)
+    arenas.removeAll()
     unusedArenaObjects = nil
     usableArenas = nil
     for i in nfp2lasta.indices { nfp2lasta[i] = nil }
@@ -83,7 +91,7 @@ public final class Pymalloc {
     if elsize != 0 && nelem > PymallocLayout.maxRequest / elsize { return nil }
     let nbytes = Int(nelem * elsize)
     if let p = smallAlloc(nbytes) {
-      if !bugs.contains(.callocSkipsZeroing) { p.initializeMemory(as: UInt8.self, repeating: 0, count: nbytes) }
+      if !has(.callocSkipsZeroing) { p.initializeMemory(as: UInt8.self, repeating: 0, count: nbytes) }
       return p
     }
     // Raw default: calloc(0, x) and calloc(x, 0) become calloc(1, 1).
@@ -116,7 +124,7 @@ public final class Pymalloc {
   public func usableSize(_ p: UnsafeMutableRawPointer) -> Int {
     if owns(p.address) {
       let size = PoolRef(containing: p).blockSize
-      return bugs.contains(.misalignTinyBlocks) && p.address & 15 == 8 ? size - 8 : size
+      return has(.misalignTinyBlocks) && p.address & 15 == 8 ? size - 8 : size
     }
     return raw.usableSize(p)
   }
@@ -130,7 +138,7 @@ public final class Pymalloc {
 
   /// `PyObject_Malloc` on an Int size.
   func malloc(_ n: Int) -> UnsafeMutableRawPointer? {
-    if bugs.contains(.mallocFailsAt256) && n == 256 { return nil }
+    if has(.mallocFailsAt256) && n == 256 { return nil }
     if let p = smallAlloc(n) { return p }
     let p = raw.malloc(n == 0 ? 1 : n)
     if p != nil { rawAllocatedBlocks += 1 }

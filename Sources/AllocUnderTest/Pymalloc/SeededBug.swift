@@ -51,6 +51,14 @@ public enum PymallocBug: String, CaseIterable, Sendable, Codable {
   /// X4 same statistics text: "bytes lost to quantization" is printed without the pool header.
   case statsQuantizationWrong
 
+  private static let bitTable: [PymallocBug: UInt64] =
+    Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, UInt64(1) << UInt64($0)) })
+
+  /// One bit per case, for ``Pymalloc``'s one-word bug test (22 cases: fits in 64 bits).
+  var bit: UInt64 { Self.bitTable[self]! }
+
+  static func bits(of bugs: Set<PymallocBug>) -> UInt64 { bugs.reduce(0) { $0 | $1.bit } }
+
   /// Caught only by the differential against the real CPython (its check is an X rule).
   public var isFidelityBug: Bool { caughtBy.hasPrefix("X") }
 
