@@ -37,6 +37,11 @@ final class ArenaMap {
   /// instead of every mid slot (32,768 per root entry, after every op when the fuzzer runs).
   private var bottomKeys: [(top: Int, mid: Int)] = []
 
+  /// Bottom entries that are not all zero, kept by the one function that writes entries (``store(_:_:)``):
+  /// PM6 compares it with what the live arenas imply, and looks each of those up, in O(arenas) where a scan
+  /// of every bottom node reads 128 KiB per node (once per op in a fuzz run).
+  private(set) var nonZeroCount = 0
+
   init() {
     root = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: Self.nodeEntries)
     root.initialize(repeating: nil, count: Self.nodeEntries)
@@ -69,22 +74,37 @@ final class ArenaMap {
     return mid[m]!.assumingMemoryBound(to: ArenaCoverage.self) + Self.bottomIndex(a)
   }
 
+  /// Writes one bottom entry, keeping ``nonZeroCount``.
+  private func store(_ e: UnsafeMutablePointer<ArenaCoverage>, _ value: ArenaCoverage) {
+    let zero = ArenaCoverage(tailHi: 0, tailLo: 0)
+    nonZeroCount += (value != zero ? 1 : 0) - (e.pointee != zero ? 1 : 0)
+    e.pointee = value
+  }
+
+  /// The bottom entry of the window holding `address`, all zero when no node covers it.
+  func coverage(at address: UInt) -> ArenaCoverage {
+    guard let midNode = root[Self.topIndex(address)],
+          let bottom = midNode.assumingMemoryBound(to: UnsafeMutableRawPointer?.self)[Self.midIndex(address)]
+    else { return ArenaCoverage(tailHi: 0, tailLo: 0) }
+    return bottom.assumingMemoryBound(to: ArenaCoverage.self)[Self.bottomIndex(address)]
+  }
+
   /// `arena_map_mark_used`. Returns false (and leaves nothing half-marked) when a node cannot be made.
   func mark(arenaBase base: UnsafeMutableRawPointer, used: Bool, raw: RawAllocator) -> Bool {
     let a = UInt(bitPattern: base.address)
     let tail = Int32(a & UInt(PymallocLayout.arenaSize - 1))
     guard let hi = entry(a, create: used, raw: raw) else { return !used }
     if tail == 0 {
-      hi.pointee.tailHi = used ? -1 : 0
+      store(hi, ArenaCoverage(tailHi: used ? -1 : 0, tailLo: hi.pointee.tailLo))
       return true
     }
-    hi.pointee.tailHi = used ? tail : 0
+    store(hi, ArenaCoverage(tailHi: used ? tail : 0, tailLo: hi.pointee.tailLo))
     let next = a &+ UInt(PymallocLayout.arenaSize)
     guard let lo = entry(next, create: used, raw: raw) else {
-      if used { hi.pointee.tailHi = 0 }  // abort the whole mark
+      if used { store(hi, ArenaCoverage(tailHi: 0, tailLo: hi.pointee.tailLo)) }  // abort the whole mark
       return !used
     }
-    lo.pointee.tailLo = used ? tail : 0
+    store(lo, ArenaCoverage(tailHi: lo.pointee.tailHi, tailLo: used ? tail : 0))
     return true
   }
 
@@ -131,5 +151,6 @@ final class ArenaMap {
     midNodes.removeAll()
     bottomNodes.removeAll()
     bottomKeys.removeAll()
+    nonZeroCount = 0
   }
 }
