@@ -62,14 +62,18 @@ extension Pymalloc {
     checkArenaLists(live: live, fail: fail)
     checkArenaMap(live: live, fail: fail)
 
-    // PM7: counters agree with the structures.
+    checkCounters(live: live, fail: fail)
+    return out
+  }
+
+  /// PM7: the arena counters agree with the structures (`live`: descriptors with an address).
+  func checkCounters(live: [Int], fail: (String, String) -> Void) {
     if narenasCurrentlyAllocated != live.count {
       fail("PM7", "narenas_currently_allocated \(narenasCurrentlyAllocated) != \(live.count) arenas with an address")
     }
     if narenasHighwater < narenasCurrentlyAllocated || narenasHighwater > ntimesArenaAllocated {
       fail("PM7", "highwater \(narenasHighwater) outside [current \(narenasCurrentlyAllocated), total \(ntimesArenaAllocated)]")
     }
-    return out
   }
 
   /// PM2 for one carved pool of arena `a`.

@@ -21,12 +21,7 @@ extension Pymalloc {
     }
     if let a = home { checkAround(address, arena: a, fail: fail) }
     checkArenaLists(live: live, fail: fail)
-    if narenasCurrentlyAllocated != live.count {
-      fail("PM7", "narenas_currently_allocated \(narenasCurrentlyAllocated) != \(live.count) arenas with an address")
-    }
-    if narenasHighwater < narenasCurrentlyAllocated || narenasHighwater > ntimesArenaAllocated {
-      fail("PM7", "highwater \(narenasHighwater) outside [current \(narenasCurrentlyAllocated), total \(ntimesArenaAllocated)]")
-    }
+    checkCounters(live: live, fail: fail)
     return out
   }
 
