@@ -8,8 +8,8 @@ public enum Canary {
     mix(runSeed &+ UInt64(truncatingIfNeeded: id) &* 0x9E37_79B9_7F4A_7C15)
   }
 
-  /// Bytes [from, to) of the pattern for `seed`. Never four zero bytes in a row, so calloc checks and
-  /// canary checks cannot confuse each other.
+  /// Bytes [from, to) of the pattern for `seed`. No zero byte (``Pattern``), so calloc checks and canary
+  /// checks cannot confuse each other.
   public static func bytes(seed: UInt64, from: Int = 0, to: Int) -> [UInt8] {
     guard to > from else { return [] }
     var out = [UInt8]()
@@ -27,16 +27,28 @@ public enum Canary {
     return out
   }
 
-  /// Bytes 8·index ..< 8·index + 8 of the pattern as one little-endian word: splitmix64 of seed + index with
-  /// every zero byte replaced by 0xA5. The executor fills and checks blocks a word at a time with it.
+  /// Bytes 8·index ..< 8·index + 8 of the pattern as one little-endian word (``Pattern/word(_:)``).
   @inlinable @inline(__always)
-  public static func word(seed: UInt64, index: Int) -> UInt64 {
-    let x = mix(seed &+ UInt64(truncatingIfNeeded: index))
-    // High bit of each byte of `zero` set exactly where x has a zero byte (no borrow between bytes).
-    let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
-    let zero = ~(((x & low7) &+ low7) | x | low7)
-    let mask = (zero >> 7) &* 0xFF
-    return x | (mask & 0xA5A5_A5A5_A5A5_A5A5)
+  public static func word(seed: UInt64, index: Int) -> UInt64 { Pattern(seed: seed).word(index) }
+
+  /// One block's pattern: word k is (base XOR k·step) with the high bit of every byte set, base and step
+  /// drawn from the block's seed by splitmix64 (step odd). No byte is ever zero, so calloc checks and canary
+  /// checks cannot confuse each other, and a pointer or a zeroed word written into a block never matches.
+  /// Two blocks differ in every word but by chance (2^-56), and a copy shifted by whole words does not match
+  /// either. A word costs a multiply, so filling and checking run near memory speed, where hashing every
+  /// word cost four times as much.
+  public struct Pattern: Sendable {
+    public let base: UInt64
+    public let step: UInt64
+    @inlinable @inline(__always)
+    public init(seed: UInt64) {
+      base = Canary.mix(seed)
+      step = Canary.mix(seed ^ 0x5851_F42D_4C95_7F2D) | 1
+    }
+    @inlinable @inline(__always)
+    public func word(_ index: Int) -> UInt64 {
+      (base ^ (UInt64(truncatingIfNeeded: index) &* step)) | 0x8080_8080_8080_8080
+    }
   }
 
   /// splitmix64 finaliser.

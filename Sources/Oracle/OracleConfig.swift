@@ -52,6 +52,17 @@ public struct OracleConfig: Sendable, Equatable {
     return (i + 1) % max(every, cadence.interval(after: i)) == 0
   }
 
+  /// Is the full canary sweep (and the O13 pass over every live block) due after op `i`, `since` ops after
+  /// the last one, with `live` blocks live? Every `sweepEvery` ops, or every live/8 ops when more blocks are
+  /// live (O(1) block checks per op on average); on the growing cadence, from op 64 on at most 4 times per
+  /// doubling of the program (the spacing is a quarter of the ops so far), so a long program pays O(log n)
+  /// sweeps. Between sweeps every touched block and its address neighbours are checked.
+  public func sweepDue(after i: Int, since: Int, live: Int) -> Bool {
+    guard sweepEvery > 0 else { return false }
+    let spacing = cadence == .fixed ? sweepEvery : max(sweepEvery, cadence.interval(after: i) * 4)
+    return since >= max(spacing, live / 8)
+  }
+
   public func wants(_ invariant: String) -> Bool { invariants?.contains(invariant) ?? true }
   public var anyInvariants: Bool { invariantsEvery > 0 && (invariants?.isEmpty != true) }
 }

@@ -88,15 +88,18 @@ extension Pymalloc {
       fail("PM2", "pool \(hex(pool.address)) maxnextoffset \(pool.maxnextoffset) != \(PymallocLayout.poolSize - size)")
     }
     if pool.arenaIndex != a { fail("PM2", "pool \(hex(pool.address)) says arena \(pool.arenaIndex), is in \(a)") }
-    guard let list = freeList(of: pool, size: size, fail: fail) else { return }
-    if list.count != carved - Int(pool.count) {
-      fail("PM2", "pool \(hex(pool.address)) class \(c): free list \(list.count) != carved \(carved) − count \(pool.count)")
+    guard let free = freeList(of: pool, size: size, fail: fail) else { return }
+    if free != carved - Int(pool.count) {
+      fail("PM2", "pool \(hex(pool.address)) class \(c): free list \(free) != carved \(carved) − count \(pool.count)")
     }
   }
 
-  /// The free list of `pool`, or nil (after reporting PM2) when a link leaves the pool or loops.
-  func freeList(of pool: PoolRef, size: Int, fail: (String, String) -> Void) -> [Int]? {
-    var seen = Set<Int>()
+  /// The length of `pool`'s free list, or nil (after reporting PM2) when a link leaves the carved blocks or
+  /// the list loops. Every link lands on one of the `carved` block slots, so a list longer than that repeats
+  /// a slot, and a singly linked list that repeats a node loops: a step count finds it, with no set.
+  func freeList(of pool: PoolRef, size: Int, fail: (String, String) -> Void) -> Int? {
+    let carved = (pool.nextoffset - PymallocLayout.poolOverhead) / size
+    var count = 0
     var b = pool.freeblock
     while let block = b {
       let off = block.address - pool.address
@@ -104,12 +107,13 @@ extension Pymalloc {
         fail("PM2", "pool \(hex(pool.address)) free list reaches offset \(off) (next offset \(pool.nextoffset), size \(size))")
         return nil
       }
-      guard seen.insert(block.address).inserted else {
+      count += 1
+      guard count <= carved else {
         fail("PM2", "pool \(hex(pool.address)) free list loops at offset \(off)"); return nil
       }
       b = FreeLink.next(of: block)
     }
-    return Array(seen)
+    return count
   }
 
   private func isCarvedPool(_ address: Int) -> Bool {

@@ -9,14 +9,14 @@ import Oracle
 extension Executor {
   /// Writes bytes [from, block.length) of `b`'s canary into the block.
   func fillCanary(_ b: ModelBlock, from: Int = 0) {
-    let seed = b.canarySeed
-    MemoryAccess.fillPattern(address: b.address, from: from, to: b.length) { Canary.word(seed: seed, index: $0) }
+    let pattern = Canary.Pattern(seed: b.canarySeed)
+    MemoryAccess.fillPattern(address: b.address, from: from, to: b.length) { pattern.word($0) }
   }
 
   /// O4 on one live block (owned: the caller checked O13).
   func canaryCheck(_ i: Int, _ b: ModelBlock) -> Violation? {
-    let seed = b.canarySeed
-    guard MemoryAccess.firstPatternMismatch(address: b.address, count: b.length, word: { Canary.word(seed: seed, index: $0) }) != nil
+    let pattern = Canary.Pattern(seed: b.canarySeed)
+    guard MemoryAccess.firstPatternMismatch(address: b.address, count: b.length, word: { pattern.word($0) }) != nil
     else { return nil }
     return ContentRules.canary(opIndex: i, b, adapter.read(b.address, count: b.length))
   }
@@ -29,8 +29,8 @@ extension Executor {
 
   /// O6: the first `kept` bytes at the realloc result `address` are `old`'s canary.
   func reallocPrefixCheck(_ i: Int, old: ModelBlock, newRequested: UInt64, _ address: Int, kept: Int) -> Violation? {
-    let seed = old.canarySeed
-    guard MemoryAccess.firstPatternMismatch(address: address, count: kept, word: { Canary.word(seed: seed, index: $0) }) != nil
+    let pattern = Canary.Pattern(seed: old.canarySeed)
+    guard MemoryAccess.firstPatternMismatch(address: address, count: kept, word: { pattern.word($0) }) != nil
     else { return nil }
     return ContentRules.reallocPrefix(opIndex: i, old: old, newRequested: newRequested, adapter.read(address, count: kept))
   }

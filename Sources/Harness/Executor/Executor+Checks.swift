@@ -12,7 +12,9 @@ extension Executor {
     // sweep cadence), so the common op costs O(1) here instead of O(live blocks).
     let mapped = adapter.mappedBytes
     let o = config.oracle
-    if mapped < lastMappedBytes || (o.sweepEvery > 0 && (i + 1) % o.sweepEvery == 0), let v = ownership(i) { return v }
+    if o.sweepEvery > 0 { opsSinceSweep += 1 }
+    let sweepDue = o.sweepDue(after: i, since: opsSinceSweep, live: live.count)
+    if mapped < lastMappedBytes || sweepDue, let v = ownership(i) { return v }
     // An arena or segment came or went: structures beyond the touched ones changed (the radix tree, the
     // arena lists): the invariants walk everything.
     let mappingChanged = mapped != lastMappedBytes
@@ -29,12 +31,9 @@ extension Executor {
       if let m = movedFrom, let v = localInvariants(i, around: m) { return v }
     }
     if o.walks(every: o.statsEvery, after: i), let v = statsRules(i) { return v }
-    if o.sweepEvery > 0 {
-      opsSinceSweep += 1
-      if opsSinceSweep >= max(o.sweepEvery, live.count / 8) {
-        opsSinceSweep = 0
-        if let v = sweep(opIndex: i) { return v }
-      }
+    if sweepDue {
+      opsSinceSweep = 0
+      if let v = sweep(opIndex: i) { return v }
     }
     return nil
   }
