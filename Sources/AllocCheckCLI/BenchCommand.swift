@@ -11,6 +11,7 @@
 import ArgumentParser
 import Foundation
 import AllocUnderTest
+import FuzzTargets
 import Harness
 import Oracle
 
@@ -37,6 +38,10 @@ struct BenchCommand: ParsableCommand {
   @Flag(help: "After the other sections, time the pre-decoded traces on the reference, the real allocator and glibc (pymalloc and heaps families).")
   var trace = false
   @Flag(help: "Print only the trace table.") var traceOnly = false
+  @Flag(help: "Print only the fuzz-target table (exec/s of each fuzz target's body on fixed 64- and 512-op inputs).")
+  var fuzzOnly = false
+  @Option(help: "Fuzz-target table: a comma list of targets (default: every target; see alloc-check fuzz --list).")
+  var targets: String?
   @Option(name: .customLong("repeat"), help: "Trace table: interleaved repetitions, of which the median is reported.")
   var repeats: String = "5"
 
@@ -71,6 +76,11 @@ struct BenchCommand: ParsableCommand {
     }
     let repeatCount = try CLISupport.parseCount(repeats, option: "--repeat")
     if traceOnly { return traceTable(family: family, set: set, repeats: repeatCount) }
+    let targetNames = targets.map { $0.split(separator: ",").map(String.init) }
+    for name in targetNames ?? [] where FuzzTargets.named(name) == nil {
+      throw CLIError.usage("bench: unknown fuzz target \"\(name)\"; expected a comma list of " + FuzzTargets.all.map(\.name).joined(separator: ", "))
+    }
+    if fuzzOnly { return fuzzTable(seed: seed, repeats: repeatCount, only: targetNames) }
     var noInvariants = family.fullOracle
     noInvariants.invariantsEvery = 0
     var none = OracleConfig(rules: [], invariants: [], invariantsEvery: 0, sweepEvery: 0, statsEvery: 0)
@@ -125,6 +135,7 @@ struct BenchCommand: ParsableCommand {
     }
     Console.out("fresh states: \(resets) × (reset + malloc(24) + teardown, full oracle) in "
                 + String(format: "%.3f s = %d per second", elapsed.seconds, rate(resets, elapsed)))
+    fuzzTable(seed: seed, repeats: repeatCount, only: targetNames)
     if let allocator { try comparePeers(allocator, family: family, set: set, reference: adapter, noChecks: none) }
     if trace { traceTable(family: family, set: set, repeats: repeatCount) }
   }
@@ -201,5 +212,5 @@ struct BenchCommand: ParsableCommand {
     return debug
   }
 
-  private func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+  func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
 }

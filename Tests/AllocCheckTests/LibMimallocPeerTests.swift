@@ -44,6 +44,30 @@ struct LibMimallocPeerTests {
     #expect(verdict.passed, "corpus/\(file): \(verdict.violation.map { "\($0)" } ?? "")\n\(verdict.trace.suffix(12).map { "\($0.text)  \($0.result)" }.joined(separator: "\n"))")
   }
 
+  /// The fuzz input that hung heaps-diff in CI: libmimalloc's calloc of 4 GiB touches every page (seconds of
+  /// kernel time). The adapter refuses requests above 1 GiB without calling the library, which O8 allows;
+  /// 1 GiB itself is still served.
+  @Test("requests above 1 GiB are refused without a call into the library; the oracle accepts the refusal")
+  func hugeRequestsRefused() throws {
+    let adapter = try LibMimallocPeer.adapter()
+    let program = try ProgramText.parse("""
+      # alloc-check program v1
+      # family: heaps
+      p0 = calloc(65536, 65536)
+      p1 = malloc(2147483648)
+      p2 = malloc(48)
+      p3 = realloc(p2, 4294967296)
+      """)
+    let verdict = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: LibMimallocPeer.oracle, recordTrace: true))
+    #expect(verdict.passed, "\(verdict.violation.map { "\($0)" } ?? "")")
+    let results = verdict.trace.map(\.result)
+    #expect(results.prefix(2).allSatisfy { $0.hasPrefix("NULL") } && results[3].hasPrefix("NULL"), "\(results)")
+    #expect(adapter.calloc(65536, 65536) == nil && adapter.malloc(1 << 31) == nil)
+    let gib = adapter.malloc(1 << 30)
+    #expect(gib != nil)
+    adapter.free(gib)
+  }
+
   @Test("generated programs of every profile pass the peer's oracle", arguments: HeapsProgramGenerator.Profile.allCases)
   func generated(_ profile: HeapsProgramGenerator.Profile) throws {
     let adapter = try LibMimallocPeer.adapter()

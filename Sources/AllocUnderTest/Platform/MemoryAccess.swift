@@ -97,15 +97,23 @@ extension MemoryAccess {
   /// ``readUnchecked(address:count:)``.
   @inlinable
   public static func firstNonZero(address: Int, count: Int) -> Int? {
+    firstByte(address: address, count: count, otherThan: 0)
+  }
+
+  /// The offset of the first byte in [0, count) at `address` that is not `value`, or nil; compared a word
+  /// at a time. Precondition: as ``readUnchecked(address:count:)``.
+  @inlinable
+  public static func firstByte(address: Int, count: Int, otherThan value: UInt8) -> Int? {
     guard count > 0, let base = UnsafeRawPointer(bitPattern: address) else { return nil }
+    let pattern = UInt64(value) &* 0x0101_0101_0101_0101
     var i = 0
     while i + 8 <= count {
       let got = unsafe base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-      if got != 0 { return i + got.trailingZeroBitCount / 8 }
+      if got != pattern { return i + (got ^ pattern).trailingZeroBitCount / 8 }
       i += 8
     }
     while i < count {
-      if unsafe base.load(fromByteOffset: i, as: UInt8.self) != 0 { return i }
+      if unsafe base.load(fromByteOffset: i, as: UInt8.self) != value { return i }
       i += 1
     }
     return nil

@@ -164,9 +164,10 @@ public struct DomainsExecutor {
   var hooked: Bool { statics.domains.hooked }
 
   /// D1 for a clean call: the fatal errors since `before` must be none. Any fatal ends the run.
-  mutating func clean(_ i: Int, _ call: String, _ before: Int) -> Violation? {
+  mutating func clean(_ i: Int, _ call: @autoclosure () -> String, _ before: Int) -> Violation? {
+    guard adapter.produced.count > before else { return nil }
     let produced = adapter.produced[before...].map(\.fatalLine)
-    guard !produced.isEmpty else { return nil }
+    let call = call()
     stopped = "fatal error during a clean call: \(produced[0])"
     guard rules.contains(.diagnosticPredicted) else { return nil }
     return DomainRules.diagnostic(opIndex: i, call: call, predicted: nil, produced: produced)
@@ -191,7 +192,7 @@ public struct DomainsExecutor {
     if let v = hookChecks(i, &b, freshFrom: 0, fill: fill, what: op.kind == .domainCalloc ? "calloc data" : "malloc data") {
       return v
     }
-    MemoryAccess.writeUnchecked(address: a, bytes: Canary.bytes(seed: b.seed, to: b.size))
+    fillCanary(b, address: a, from: 0)
     blocks[id] = b
     return nil
   }
@@ -235,6 +236,7 @@ public struct DomainsExecutor {
       }
     }
     if rules.contains(.freshFill), freshFrom < n,
+      MemoryAccess.firstByte(address: p + freshFrom, count: n - freshFrom, otherThan: fill) != nil,
       let v = DomainRules.freshFill(opIndex: i, block: name, what: what,
                                     data: MemoryAccess.readUnchecked(address: p + freshFrom, count: n - freshFrom), expected: fill) {
       return v
@@ -248,10 +250,19 @@ public struct DomainsExecutor {
     return nil
   }
 
-  /// D6: the block still holds what the program wrote.
+  /// Bytes [from, b.size) of `b`'s canary into the block at `address`, a word at a time (``Canary/Pattern``).
+  func fillCanary(_ b: DBlock, address: Int, from: Int) {
+    let pattern = Canary.Pattern(seed: b.seed)
+    MemoryAccess.fillPattern(address: address, from: from, to: b.size) { pattern.word($0) }
+  }
+
+  /// D6: the block still holds what the program wrote. Compared a word at a time; only a mismatch builds the
+  /// byte arrays the rule's message is made from.
   func contentKept(_ i: Int, _ b: DBlock, when: String, count: Int? = nil) -> Violation? {
     guard rules.contains(.contentKept), let p = b.address else { return nil }
     let n = count ?? b.size
+    let pattern = Canary.Pattern(seed: b.seed)
+    guard MemoryAccess.firstPatternMismatch(address: p, count: n, word: { pattern.word($0) }) != nil else { return nil }
     return DomainRules.contentKept(opIndex: i, block: "p\(b.id)", when: when, expected: Canary.bytes(seed: b.seed, to: n),
                                    actual: MemoryAccess.readUnchecked(address: p, count: n))
   }
@@ -280,7 +291,8 @@ public struct DomainsExecutor {
     // b[0:8] (p-16 …) may hold pymalloc's free-list link; the rest of the block, serial included, is ours.
     let range = (p - 8)..<(p + b.size + extraBytes - 16)
     guard let readable = domains.readableRange(around: range.lowerBound), readable.contains(range.lowerBound),
-      readable.upperBound >= range.upperBound
+      readable.upperBound >= range.upperBound,
+      MemoryAccess.firstByte(address: range.lowerBound, count: range.count, otherThan: HookBytes.dead) != nil
     else { return nil }
     return DomainRules.deadFill(opIndex: i, block: "p\(b.id)", firstOffset: -8,
                                 bytes: MemoryAccess.readUnchecked(address: range.lowerBound, count: range.count))
@@ -329,7 +341,7 @@ public struct DomainsExecutor {
     var b = DBlock(id: id, address: a, domain: d, size: Int(n), seed: old.seed, nested: nests(d, Int(n), wasNested: old.nested))
     if let v = contentKept(i, b, when: "after realloc (the first \(kept) bytes)", count: kept) { return v }
     if let v = hookChecks(i, &b, freshFrom: old.size, fill: HookBytes.clean, what: "realloc growth") { return v }
-    MemoryAccess.writeUnchecked(address: a + kept, bytes: Canary.bytes(seed: b.seed, from: kept, to: b.size))
+    fillCanary(b, address: a, from: kept)
     blocks[id] = b
     return nil
   }
@@ -348,7 +360,8 @@ public struct DomainsExecutor {
     abandoned = []
   }
 
-  mutating func record(_ i: Int, _ text: String, _ result: String) {
-    if config.recordTrace { trace.append(TraceLine(opIndex: i, text: text, result: result)) }
+  /// A trace line, built only when the trace is recorded (a fuzz run never does).
+  mutating func record(_ i: Int, _ text: @autoclosure () -> String, _ result: @autoclosure () -> String) {
+    if config.recordTrace { trace.append(TraceLine(opIndex: i, text: text(), result: result())) }
   }
 }
