@@ -40,7 +40,7 @@ struct BenchCommand: ParsableCommand {
   @Flag(help: "Print only the trace table.") var traceOnly = false
   @Flag(help: "Print only the fuzz-target table (exec/s of each fuzz target's body on fixed 64- and 512-op inputs).")
   var fuzzOnly = false
-  @Option(help: "Fuzz-target table: a comma list of targets (default: every target; see alloc-check fuzz --list).")
+  @Option(help: "Fuzz-target table: a comma list of targets (default: pymalloc, heaps, domains; the differential targets only when named).")
   var targets: String?
   @Option(name: .customLong("repeat"), help: "Trace table: interleaved repetitions, of which the median is reported.")
   var repeats: String = "5"

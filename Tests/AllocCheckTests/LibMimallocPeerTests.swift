@@ -61,7 +61,7 @@ struct LibMimallocPeerTests {
     let verdict = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: LibMimallocPeer.oracle, recordTrace: true))
     #expect(verdict.passed, "\(verdict.violation.map { "\($0)" } ?? "")")
     let results = verdict.trace.map(\.result)
-    #expect(results.prefix(2).allSatisfy { $0.hasPrefix("NULL") } && results[3].hasPrefix("NULL"), "\(results)")
+    #expect(results.prefix(2).allSatisfy { $0 == "→ NULL" } && results[3] == "→ NULL", "\(results)")
     #expect(adapter.calloc(65536, 65536) == nil && adapter.malloc(1 << 31) == nil)
     let gib = adapter.malloc(1 << 30)
     #expect(gib != nil)
