@@ -1,7 +1,8 @@
 // CadenceTests.swift — issue 12's incremental oracle: between two whole walks (``WalkCadence/growing``),
 // each op checks the structures around what it touched (``Pymalloc/checkInvariants(around:)``), and the
 // whole walk runs whenever the mapping changes. These tests show that this catches each seeded invariant
-// bug at the very op the walk after every op catches it, and that the cadence is what it says.
+// bug at the very op the walk after every op catches it, and that the cadence is what it says. The second
+// suite covers the other cheap paths of the oracle: the sweep cadence, the canary pattern and PM2's loop test.
 
 import AllocUnderTest
 import Harness
@@ -58,5 +59,64 @@ struct CadenceTests {
     p.free(blocks[3])  // the bug drops block 3 of a pool (index % 7 == 3): counted free, not on the list
     let found = p.checkInvariants(around: Int(bitPattern: blocks[0]))
     #expect(found.contains { $0.id == "PM2" }, "\(found)")
+  }
+}
+
+@Suite("Oracle speed: sweep cadence, canary pattern, free-list loop by step count")
+struct OracleSpeedTests {
+  /// The sweeps a program of `n` ops gets with `live` blocks live throughout.
+  static func sweeps(_ o: OracleConfig, ops n: Int, live: Int) -> [Int] {
+    var since = 0
+    var at: [Int] = []
+    for i in 0..<n {
+      since += 1
+      if o.sweepDue(after: i, since: since, live: live) { at.append(i); since = 0 }
+    }
+    return at
+  }
+
+  @Test("sweeps: every 16 ops up to op 64, then at most 4 per doubling; every live/8 ops when more are live; fixed: every 16")
+  func sweepCadence() {
+    var o = OracleConfig.full
+    let growing = Self.sweeps(o, ops: 4096, live: 0)
+    #expect(Array(growing.prefix(4)) == [15, 31, 47, 63])
+    for k in 7..<12 {  // doublings 2^(k-1) ..< 2^k from op 64 on
+      let inside = growing.count { $0 + 1 > 1 << (k - 1) && $0 + 1 <= 1 << k }
+      #expect(inside >= 2 && inside <= 4, "\(inside) sweeps in ops \(1 << (k - 1))..<\(1 << k)")
+    }
+    #expect(Self.sweeps(o, ops: 64, live: 800).count == 0)  // 800 live: every 100 ops at the most
+    #expect(Self.sweeps(o, ops: 200, live: 800) == [99, 199])
+    o.cadence = .fixed
+    #expect(Self.sweeps(o, ops: 4096, live: 0).count == 256)
+    o.sweepEvery = 0
+    #expect(Self.sweeps(o, ops: 4096, live: 0).isEmpty)
+  }
+
+  @Test("the canary pattern has no zero byte, differs word to word and block to block, and Canary.bytes spells it")
+  func canaryPattern() {
+    for seed in [UInt64(0), 1, 0xDEAD_BEEF, .max] {
+      let p = Canary.Pattern(seed: seed), q = Canary.Pattern(seed: seed &+ 1)
+      let words = (0..<4096).map(p.word)
+      #expect(words.allSatisfy { w in (0..<8).allSatisfy { (w >> (8 * UInt64($0))) & 0xFF != 0 } })
+      #expect(Set(words).count == words.count, "a word repeats within one block")
+      #expect((0..<4096).allSatisfy { p.word($0) != q.word($0) && p.word($0) != q.word($0 + 1) })
+      let bytes = Canary.bytes(seed: seed, from: 3, to: 21)
+      #expect(bytes == (3..<21).map { UInt8(truncatingIfNeeded: p.word($0 / 8) >> (8 * UInt64($0 % 8))) })
+    }
+  }
+
+  @Test("PM2 finds a looping free list by counting steps against the carved slots")
+  func freeListLoop() throws {
+    let adapter = PymallocAdapter()
+    let a = try #require(adapter.malloc(40)), b = try #require(adapter.malloc(40))
+    adapter.free(a)
+    adapter.free(b)  // free list: b → a → …
+    #expect(adapter.checkInvariants().isEmpty)
+    MemoryAccess.storeWordUnchecked(address: a, UInt64(UInt(bitPattern: b)))  // a → b: b → a → b → …
+    let found = adapter.checkInvariants()
+    #expect(found.contains { $0.id == "PM2" && $0.detail.contains("loops") }, "\(found)")
+    #expect(adapter.checkInvariants(around: b).contains { $0.id == "PM2" && $0.detail.contains("loops") })
+    MemoryAccess.storeWordUnchecked(address: a, 0)  // leave a list the reset can walk
+    adapter.reset()
   }
 }
