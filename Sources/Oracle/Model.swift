@@ -52,19 +52,42 @@ public struct ModelBlock: Sendable, Equatable, Hashable {
   public var canaryCap: Int { Self.canaryCap }
 }
 
-/// Live blocks by id, plus an address-sorted index.
+/// Live blocks by id, plus an address-sorted index, and per size class the small blocks the program holds.
+///
+/// Storage is flat, for the per-op cost: the blocks sit densely in one array (a removal moves the last one
+/// into the hole), an id maps to its slot through an array indexed by id (ids are handed out in order, so it
+/// stays as long as the program), and no Dictionary hashes anything per op.
 public struct LiveBlocks: Sendable {
-  public private(set) var byID: [Int: ModelBlock] = [:]
+  /// The live blocks, in no particular order.
+  public private(set) var blocks: [ModelBlock] = []
+  /// Slot in `blocks` of each id, −1 when the id is not live.
+  private var slotOfID: [Int32] = []
   /// (address, id), sorted by address.
   private var sorted: [(address: Int, id: Int)] = []
+  /// Geometry whose size classes ``classCounts`` counts by (set by ``countClasses(_:)``), or nil.
+  private var geometry: SmallObjectGeometry? = nil
+  /// Per size class: the small blocks whose class request falls in it (statistics rule O9 reads this
+  /// instead of walking every block). Empty unless ``countClasses(_:)`` was called.
+  public private(set) var classCounts: [Int] = []
 
   public init() {}
 
-  public var count: Int { byID.count }
-  public var isEmpty: Bool { byID.isEmpty }
-  public subscript(id: Int) -> ModelBlock? { byID[id] }
-  public var all: [ModelBlock] { sorted.map { byID[$0.id]! } }
-  public var smallCount: Int { byID.values.reduce(0) { $0 + ($1.small ? 1 : 0) } }
+  /// Keeps ``classCounts`` by `geometry`'s size classes from now on (call before the first insert).
+  public mutating func countClasses(_ geometry: SmallObjectGeometry) {
+    precondition(blocks.isEmpty, "LiveBlocks.countClasses: call it before the first insert")
+    self.geometry = geometry
+    classCounts = Array(repeating: 0, count: geometry.classCount)
+  }
+
+  public var count: Int { blocks.count }
+  public var isEmpty: Bool { blocks.isEmpty }
+  public subscript(id: Int) -> ModelBlock? {
+    guard id >= 0, id < slotOfID.count, slotOfID[id] >= 0 else { return nil }
+    return blocks[Int(slotOfID[id])]
+  }
+  /// Every live block, by address.
+  public var all: [ModelBlock] { sorted.map { blocks[Int(slotOfID[$0.id])] } }
+  public var smallCount: Int { blocks.reduce(0) { $0 + ($1.small ? 1 : 0) } }
 
   private func lowerBound(_ address: Int) -> Int {
     var lo = 0, hi = sorted.count
@@ -79,8 +102,8 @@ public struct LiveBlocks: Sendable {
   public func overlapping(address: Int, length: Int) -> ModelBlock? {
     let end = address + max(min(length, 1 << 47), 1)
     let i = lowerBound(address)
-    if i < sorted.count, sorted[i].address < end { return byID[sorted[i].id] }
-    if i > 0, let prev = byID[sorted[i - 1].id], prev.end > address { return prev }
+    if i < sorted.count, sorted[i].address < end { return self[sorted[i].id] }
+    if i > 0, let prev = self[sorted[i - 1].id], prev.end > address { return prev }
     return nil
   }
 
@@ -88,31 +111,49 @@ public struct LiveBlocks: Sendable {
   public func neighbours(of address: Int) -> [ModelBlock] {
     let i = lowerBound(address)
     var out: [ModelBlock] = []
-    if i > 0 { out.append(byID[sorted[i - 1].id]!) }
+    if i > 0 { out.append(self[sorted[i - 1].id]!) }
     var j = i
     while j < sorted.count && sorted[j].address == address { j += 1 }
-    if j < sorted.count { out.append(byID[sorted[j].id]!) }
+    if j < sorted.count { out.append(self[sorted[j].id]!) }
     return out
   }
 
   public mutating func insert(_ b: ModelBlock) {
-    precondition(byID[b.id] == nil, "model: p\(b.id) defined twice")
-    byID[b.id] = b
+    precondition(self[b.id] == nil, "model: p\(b.id) defined twice")
+    if b.id >= slotOfID.count { slotOfID.append(contentsOf: repeatElement(-1, count: b.id + 1 - slotOfID.count)) }
+    slotOfID[b.id] = Int32(blocks.count)
+    blocks.append(b)
     sorted.insert((b.address, b.id), at: lowerBound(b.address))
+    countClass(of: b, by: 1)
   }
 
   @discardableResult
   public mutating func remove(id: Int) -> ModelBlock? {
-    guard let b = byID.removeValue(forKey: id) else { return nil }
+    guard let b = self[id] else { return nil }
+    let slot = Int(slotOfID[id])
+    let last = blocks.count - 1
+    if slot != last {
+      blocks[slot] = blocks[last]
+      slotOfID[blocks[slot].id] = Int32(slot)
+    }
+    blocks.removeLast()
+    slotOfID[id] = -1
     var i = lowerBound(b.address)
     while i < sorted.count && sorted[i].id != id { i += 1 }
     if i < sorted.count { sorted.remove(at: i) }
+    countClass(of: b, by: -1)
     return b
+  }
+
+  private mutating func countClass(of b: ModelBlock, by delta: Int) {
+    guard let g = geometry, b.small, g.isSmall(b.classRequest) else { return }
+    classCounts[g.sizeClass(b.classRequest)] += delta
   }
 
   /// Sets the heap that holds live block `id` (heap_delete, thread exit).
   public mutating func setHome(id: Int, _ home: HeapIdentity?) {
-    byID[id]?.home = home
+    guard id >= 0, id < slotOfID.count, slotOfID[id] >= 0 else { return }
+    blocks[Int(slotOfID[id])].home = home
   }
 
   /// Gives a live block a new program name (a failed realloc: the new name holds the old block).

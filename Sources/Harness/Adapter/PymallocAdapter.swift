@@ -13,12 +13,17 @@ public final class PymallocAdapter: PlacementReporting {
   public let persistent: Bool
   /// Persistent mode: blocks handed out and not yet freed.
   private var live = LiveAddresses()
+  /// The two fault injectors, held directly: ``injectedFaults`` is read around every allocating op.
+  private let arenaInjector: FaultInjector
+  private let rawInjector: FaultInjector
 
   public init(bugs: Set<PymallocBug> = [], arenaFaults: FaultPlan = .never, rawFaults: FaultPlan = .never,
               pages: PageSource? = nil, persistent: Bool = false) {
     allocator = Pymalloc(pages: pages ?? MmapPageSource(faults: arenaFaults), raw: SystemRawAllocator(faults: rawFaults),
                          bugs: bugs)
     self.persistent = persistent
+    arenaInjector = allocator.pages.faults
+    rawInjector = allocator.raw.faults
   }
 
   private func track(_ a: Int?) -> Int? { persistent ? live.record(a) : a }
@@ -45,7 +50,7 @@ public final class PymallocAdapter: PlacementReporting {
     case .notOwned: nil
     }
   }
-  public var injectedFaults: Int { allocator.pages.faults.injected + allocator.raw.faults.injected }
+  public var injectedFaults: Int { arenaInjector.injected + rawInjector.injected }
   public var mappedBytes: Int { allocator.pages.stats.mappedBytes }
 
   public func snapshot() -> StatsSnapshot? {
@@ -70,7 +75,7 @@ public final class PymallocAdapter: PlacementReporting {
     } else {
       allocator.reset()
     }
-    allocator.pages.faults.resetCounts()
-    allocator.raw.faults.resetCounts()
+    arenaInjector.resetCounts()
+    rawInjector.resetCounts()
   }
 }

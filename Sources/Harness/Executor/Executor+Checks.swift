@@ -41,7 +41,7 @@ extension Executor {
   /// O13 for every live pool block. Without the rule, a block found unowned still stops the run (reading
   /// it could fault), reported under O13 so the cause is plain.
   func ownership(_ i: Int) -> Violation? {
-    for b in live.byID.values where b.small {
+    for b in live.blocks where b.small {
       if let v = ContentRules.ownershipKept(opIndex: i, b, ownedNow: adapter.ownsSmall(b.address)) { return v }
     }
     return nil
@@ -76,8 +76,8 @@ extension Executor {
   }
 
   func statsRules(_ i: Int) -> Violation? {
-    let want: Set<RuleID> = [.statsMatchModel, .statsConsistent, .memoryGivenBack]
-    guard !rules.isDisjoint(with: want), let s = adapter.snapshot() else { return nil }
+    guard rules.contains(.statsMatchModel) || rules.contains(.statsConsistent) || rules.contains(.memoryGivenBack),
+          let s = adapter.snapshot() else { return nil }
     let g = config.oracle.geometry
     if rules.contains(.statsMatchModel), let v = StatsRules.matchModel(opIndex: i, s, live, g) { return v }
     if rules.contains(.statsConsistent), let v = StatsRules.consistent(opIndex: i, s, g) { return v }

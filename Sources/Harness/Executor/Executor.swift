@@ -58,6 +58,7 @@ public struct Executor {
     adapter.reset()
     var e = Executor(adapter: adapter, heaps: adapter as? HeapsAdapter, config: config)
     e.rules = RuleBits(config.oracle.rules)
+    if e.heaps == nil, e.rules.contains(.statsMatchModel) { e.live.countClasses(config.oracle.geometry) }
     let violation = e.runAll(program)
     var verdict = Verdict(violation: violation, trace: e.trace, opsExecuted: e.ops)
     verdict.observations = e.observations
@@ -74,7 +75,12 @@ public struct Executor {
         nextID += 1
       }
       let v = op.kind.isPymallocKind ? step(i, op, defines: defined) : heapStep(i, op, defines: defined)
-      do { try statics.apply(op, at: i) } catch { preconditionFailure("Executor.run: invalid program: \(error)") }
+      // The static state (current thread, heap owners) matters only to heaps-family ops; a pymalloc-family
+      // program was validated where it was made (decoder, parser, generator), and its ops look up refs in
+      // `live`, so replaying the checks per op here would only cost time (Set and Dictionary work per op).
+      if heaps != nil {
+        do { try statics.apply(op, at: i) } catch { preconditionFailure("Executor.run: invalid program: \(error)") }
+      }
       if let v { return v }
       if let v = afterOp(i, touched: touchedAddress) { return v }
     }

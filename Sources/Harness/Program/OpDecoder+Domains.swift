@@ -16,6 +16,16 @@ extension OpDecoder {
   /// becomes `calloc(1, size mod 2^20 + 1)`; a clean realloc/free goes through its block's own domain.
   /// Total: every byte string gives a valid program.
   public static func decodeDomains(_ bytes: some Collection<UInt8>, maxOps: Int = Int.max) -> Program {
+    domainsBody(bytes, maxOps: maxOps)
+  }
+
+  /// The same for an array (the fuzz targets' input), specialized here.
+  public static func decodeDomains(_ bytes: [UInt8], maxOps: Int = Int.max) -> Program {
+    domainsBody(bytes, maxOps: maxOps)
+  }
+
+  @inline(__always)
+  static func domainsBody(_ bytes: some Collection<UInt8>, maxOps: Int) -> Program {
     let opLimit = max(maxOps, 0)
     var input = FieldReader(bytes.makeIterator())
     var live = Program.LiveList(capacity: min(bytes.count, opLimit))

@@ -25,6 +25,17 @@ public enum OpDecoder {
   /// Decodes `bytes` until a tag byte is needed and none is left, or `maxOps` ops have been decoded.
   /// Total: accepts every byte string, never traps, and always returns a valid program.
   public static func decodePymalloc(_ bytes: some Collection<UInt8>, maxOps: Int = Int.max) -> Program {
+    pymallocBody(bytes, maxOps: maxOps)
+  }
+
+  /// The same for an array, the fuzz targets' input: specialized here, so a caller in another module runs no
+  /// unspecialized generic code (runtime metadata look-ups per field).
+  public static func decodePymalloc(_ bytes: [UInt8], maxOps: Int = Int.max) -> Program {
+    pymallocBody(bytes, maxOps: maxOps)
+  }
+
+  @inline(__always)
+  static func pymallocBody(_ bytes: some Collection<UInt8>, maxOps: Int) -> Program {
     let opLimit = max(maxOps, 0)
     var input = FieldReader(bytes.makeIterator())
     var live = Program.LiveList(capacity: min(bytes.count, opLimit))
@@ -54,6 +65,16 @@ public enum OpDecoder {
   /// heap on the current thread become `heap_new` (their heap byte is still read), and a `heap_new` beyond the per-thread heap limit
   /// becomes `quiescent`. Total: every byte string gives a valid program.
   public static func decodeHeaps(_ bytes: some Collection<UInt8>, maxOps: Int = Int.max) -> Program {
+    heapsBody(bytes, maxOps: maxOps)
+  }
+
+  /// The same for an array (the fuzz targets' input), specialized here.
+  public static func decodeHeaps(_ bytes: [UInt8], maxOps: Int = Int.max) -> Program {
+    heapsBody(bytes, maxOps: maxOps)
+  }
+
+  @inline(__always)
+  static func heapsBody(_ bytes: some Collection<UInt8>, maxOps: Int) -> Program {
     let opLimit = max(maxOps, 0)
     var input = FieldReader(bytes.makeIterator())
     var live = Program.LiveList(capacity: min(bytes.count, opLimit))

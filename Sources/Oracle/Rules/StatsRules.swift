@@ -6,8 +6,13 @@ public enum StatsRules {
   /// resized in place: its original request); and bytes in
   /// allocated blocks = Σ in-use × block size.
   public static func matchModel(opIndex: Int, _ s: StatsSnapshot, _ live: LiveBlocks, _ g: SmallObjectGeometry) -> Violation? {
-    var expected = Array(repeating: 0, count: g.classCount)
-    for b in live.byID.values where b.small && g.isSmall(b.classRequest) { expected[g.sizeClass(b.classRequest)] += 1 }
+    // The model's per-class counts, kept as blocks come and go (``LiveBlocks/countClasses(_:)``); a model
+    // without them is counted here.
+    var expected = live.classCounts
+    if expected.count != g.classCount {
+      expected = Array(repeating: 0, count: g.classCount)
+      for b in live.blocks where b.small && g.isSmall(b.classRequest) { expected[g.sizeClass(b.classRequest)] += 1 }
+    }
     for row in s.classes where row.sizeClass < expected.count && row.blocksInUse != expected[row.sizeClass] {
       return Violation(opIndex: opIndex, .statsMatchModel,
         "class \(row.sizeClass) (\(row.blockSize) bytes): stats say \(row.blocksInUse) blocks in use, the program holds \(expected[row.sizeClass])")
