@@ -40,7 +40,13 @@ struct ArenaObject {
   }
   /// Every carved pool, in address order.
   var carvedPools: [PoolRef] {
-    guard let first = firstPool, let end = poolAddress else { return [] }
-    return stride(from: 0, to: end - first, by: PymallocLayout.poolSize).map { PoolRef(first + $0) }
+    (0..<carvedCount).map { carvedPool($0) }
   }
+  /// How many pools have been carved (the walks index them with ``carvedPool(_:)``, allocating nothing).
+  var carvedCount: Int {
+    guard let first = firstPool, let end = poolAddress else { return 0 }
+    return (end - first) / PymallocLayout.poolSize
+  }
+  /// The `k`-th carved pool. Precondition: 0 ≤ k < ``carvedCount``.
+  func carvedPool(_ k: Int) -> PoolRef { PoolRef(firstPool! + k * PymallocLayout.poolSize) }
 }

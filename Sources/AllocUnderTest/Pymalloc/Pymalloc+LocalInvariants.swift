@@ -12,16 +12,16 @@ extension Pymalloc {
   public func checkInvariants(around address: Int) -> [InvariantViolation] {
     var out: [InvariantViolation] = []
     func fail(_ id: String, _ detail: String) { if out.count < 20 { out.append(.init(id: id, detail: detail)) } }
-    var live: [Int] = []
+    var liveCount = 0
     var home: Int? = nil
     for k in arenas.indices {
       guard let base = arenas[k].address?.address else { continue }
-      live.append(k)
+      liveCount += 1
       if address >= base && address < base + PymallocLayout.arenaSize { home = k }
     }
     if let a = home { checkAround(address, arena: a, fail: fail) }
-    checkArenaLists(live: live, fail: fail)
-    checkCounters(live: live, fail: fail)
+    checkArenaLists(fail: fail)
+    checkCounters(liveCount: liveCount, fail: fail)
     return out
   }
 
@@ -29,36 +29,52 @@ extension Pymalloc {
   private func checkAround(_ address: Int, arena a: Int, fail: (String, String) -> Void) {
     let arena = arenas[a]
     guard let first = arena.firstPool?.address, let carvedEnd = arena.poolAddress?.address else { return }
-    // The arena's free pools (at most its pool count; a longer walk is a loop).
-    var onFree: [Int] = []
+    // The arena's free pools (at most its pool count; a longer walk is a loop), and whether the touched
+    // pool is one of them.
+    let poolAddress = address & ~PymallocLayout.poolSizeMask
+    var onFree = 0
+    var touchedOnFree = false
     var p = arena.freepools
-    while let pool = p, onFree.count <= PymallocLayout.maxPoolsInArena {
+    while let pool = p, onFree <= PymallocLayout.maxPoolsInArena {
       guard pool.address >= first, pool.address < carvedEnd, (pool.address - first) % PymallocLayout.poolSize == 0 else {
         fail("PM3", "arena \(a) freepools links \(hex(pool.address))"); break
       }
-      onFree.append(pool.address)
+      onFree += 1
+      if pool.address == poolAddress { touchedOnFree = true }
       p = pool.nextpool
     }
     let uncarved = (first + arena.ntotalpools * PymallocLayout.poolSize - carvedEnd) / PymallocLayout.poolSize
-    if arena.nfreepools != onFree.count + uncarved {
-      fail("PM4", "arena \(a) nfreepools \(arena.nfreepools) != cached \(onFree.count) + uncarved \(uncarved)")
+    if arena.nfreepools != onFree + uncarved {
+      fail("PM4", "arena \(a) nfreepools \(arena.nfreepools) != cached \(onFree) + uncarved \(uncarved)")
     }
-    let poolAddress = address & ~PymallocLayout.poolSizeMask
     guard poolAddress >= first, poolAddress < carvedEnd, let raw = UnsafeMutableRawPointer(bitPattern: poolAddress) else { return }
     let pool = PoolRef(raw)
     checkPool(pool, arena: a, fail: fail)
     let c = Int(pool.szidx)
     guard c < PymallocLayout.sizeClassCount else { return }
     let used = pool.count > 0 && pool.freeblock != nil
-    let listed = usedPools.pools(c, limit: PymallocLayout.maxPoolsInArena * max(arenas.count, 1) + 1).contains(pool)
+    let listed = isOnUsedList(pool, class: c, limit: PymallocLayout.maxPoolsInArena * max(arenas.count, 1) + 1)
     if used != listed {
       fail("PM3", "pool \(hex(pool.address)) count \(pool.count) full=\(pool.freeblock == nil): on used list \(listed)")
     }
     if listed, pool.nextpool?.prevpool != pool || pool.prevpool?.nextpool != pool {
       fail("PM3", "usedpools[\(c)]: links around \(hex(pool.address)) broken")
     }
-    if (pool.count == 0) != onFree.contains(pool.address) {
+    if (pool.count == 0) != touchedOnFree {
       fail("PM3", "pool \(hex(pool.address)) count \(pool.count): on arena \(a) freepools \(pool.count != 0)")
     }
+  }
+
+  /// Is `pool` on class `c`'s used list (walked front to back, at most `limit` links)?
+  private func isOnUsedList(_ pool: PoolRef, class c: Int, limit: Int) -> Bool {
+    let head = usedPools.head(c)
+    var p = head.nextpool
+    var steps = 0
+    while let q = p, q != head, steps < limit {
+      if q == pool { return true }
+      steps += 1
+      p = q.nextpool
+    }
+    return false
   }
 }

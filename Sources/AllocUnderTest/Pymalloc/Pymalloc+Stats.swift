@@ -62,7 +62,9 @@ extension Pymalloc {
       unused += a.nfreepools
       alignment += a.alignmentLoss
       var used = 0
-      for pool in a.carvedPools where pool.count > 0 {
+      for k in 0..<a.carvedCount {
+        let pool = a.carvedPool(k)
+        guard pool.count > 0 else { continue }
         let c = Int(pool.szidx)
         guard c < PymallocLayout.sizeClassCount else { continue }
         used += 1

@@ -132,7 +132,7 @@ public final class Pymalloc {
   /// `_Py_GetAllocatedBlocks()`: raw fallback blocks plus Σ count over every carved pool.
   public var allocatedBlocks: Int {
     var n = rawAllocatedBlocks
-    for a in arenas where a.address != nil { for pool in a.carvedPools { n += Int(pool.count) } }
+    for a in arenas where a.address != nil { for k in 0..<a.carvedCount { n += Int(a.carvedPool(k).count) } }
     return n
   }
 
