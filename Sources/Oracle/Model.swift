@@ -87,7 +87,8 @@ public struct LiveBlocks: Sendable {
   }
   /// Every live block, by address.
   public var all: [ModelBlock] { sorted.map { blocks[Int(slotOfID[$0.id])] } }
-  public var smallCount: Int { blocks.reduce(0) { $0 + ($1.small ? 1 : 0) } }
+  /// Live blocks served from pools (kept as blocks come and go).
+  public private(set) var smallCount = 0
 
   private func lowerBound(_ address: Int) -> Int {
     var lo = 0, hi = sorted.count
@@ -109,13 +110,17 @@ public struct LiveBlocks: Sendable {
 
   /// The live blocks just below and just above `address` (skipping blocks at exactly that address).
   public func neighbours(of address: Int) -> [ModelBlock] {
+    let (below, above) = neighbourPair(of: address)
+    return [below, above].compactMap { $0 }
+  }
+
+  /// ``neighbours(of:)`` without building an array: the block just below and the one just above.
+  public func neighbourPair(of address: Int) -> (below: ModelBlock?, above: ModelBlock?) {
     let i = lowerBound(address)
-    var out: [ModelBlock] = []
-    if i > 0 { out.append(self[sorted[i - 1].id]!) }
+    let below = i > 0 ? self[sorted[i - 1].id] : nil
     var j = i
     while j < sorted.count && sorted[j].address == address { j += 1 }
-    if j < sorted.count { out.append(self[sorted[j].id]!) }
-    return out
+    return (below, j < sorted.count ? self[sorted[j].id] : nil)
   }
 
   public mutating func insert(_ b: ModelBlock) {
@@ -124,6 +129,7 @@ public struct LiveBlocks: Sendable {
     slotOfID[b.id] = Int32(blocks.count)
     blocks.append(b)
     sorted.insert((b.address, b.id), at: lowerBound(b.address))
+    if b.small { smallCount += 1 }
     countClass(of: b, by: 1)
   }
 
@@ -141,6 +147,7 @@ public struct LiveBlocks: Sendable {
     var i = lowerBound(b.address)
     while i < sorted.count && sorted[i].id != id { i += 1 }
     if i < sorted.count { sorted.remove(at: i) }
+    if b.small { smallCount -= 1 }
     countClass(of: b, by: -1)
     return b
   }

@@ -21,6 +21,28 @@ extension Executor {
     return ContentRules.canary(opIndex: i, b, adapter.read(b.address, count: b.length))
   }
 
+  /// Bytes at each end of a neighbour that the per-op neighbour check compares (``edgeCanaryCheck(_:_:)``).
+  static let neighbourEdge = 64
+
+  /// O4 on the two ends of a live block: its first and last ``neighbourEdge`` bytes (all of it when it is
+  /// short). What an op on an address neighbour can break without breaking an allocation rule is a
+  /// contiguous run from the touched block into this one (an overrun reaches the neighbour's head first, an
+  /// underrun its tail) or the allocator's own words at a block's start (a free-list link written into the
+  /// wrong slot): both land in an end. The middle is compared when the block itself is freed or resized, at
+  /// every full sweep and at the end of the program. A mismatch is reported by the whole-block check.
+  func edgeCanaryCheck(_ i: Int, _ b: ModelBlock) -> Violation? {
+    let edge = Self.neighbourEdge
+    guard b.length > 2 * edge else { return canaryCheck(i, b) }
+    let pattern = Canary.Pattern(seed: b.canarySeed)
+    let tail = (b.length - edge) & ~7  // word aligned, so the pattern's word k stays word k
+    if MemoryAccess.firstPatternMismatch(address: b.address, count: edge, word: { pattern.word($0) }) != nil
+      || MemoryAccess.firstPatternMismatch(address: b.address + tail, count: b.length - tail,
+                                           word: { pattern.word($0 + tail >> 3) }) != nil {
+      return canaryCheck(i, b)
+    }
+    return nil
+  }
+
   /// O5 on the first `count` bytes of a calloc block.
   func callocCheck(_ i: Int, id: Int, _ address: Int, count: Int) -> Violation? {
     guard MemoryAccess.firstNonZero(address: address, count: count) != nil else { return nil }

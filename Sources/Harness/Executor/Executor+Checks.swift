@@ -20,9 +20,9 @@ extension Executor {
     let mappingChanged = mapped != lastMappedBytes
     lastMappedBytes = mapped
     if let t = touched, rules.contains(.canary) {
-      for b in live.neighbours(of: t) {
-        if let v = canaryCheck(i, b) { return v }
-      }
+      let (below, above) = live.neighbourPair(of: t)
+      if let b = below, let v = edgeCanaryCheck(i, b) { return v }
+      if let b = above, let v = edgeCanaryCheck(i, b) { return v }
     }
     if o.walks(every: o.invariantsEvery, after: i) || ((walkAfterOp || mappingChanged) && o.invariantsEvery > 0) {
       if let v = invariants(i) { return v }

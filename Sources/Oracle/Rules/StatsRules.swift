@@ -54,7 +54,7 @@ public enum StatsRules {
   /// O11: at most one arena has no used pool (pymalloc keeps one wholly free arena, bpo-37257, and returns
   /// the others); hence with no pool block live, at most one arena is mapped.
   public static func memoryGivenBack(opIndex: Int, _ s: StatsSnapshot, _ live: LiveBlocks) -> Violation? {
-    let idle = s.arenas.filter { $0.usedPools == 0 }.count
+    let idle = s.arenas.reduce(0) { $0 + ($1.usedPools == 0 ? 1 : 0) }
     if idle > 1 {
       return Violation(opIndex: opIndex, .memoryGivenBack,
         "\(idle) arenas hold no used pool; all but one should have been returned to the OS (\(s.arenasCurrent) arenas mapped)")
