@@ -59,7 +59,7 @@ public struct OracleConfig: Sendable, Equatable {
   /// sweeps. Between sweeps every touched block and its address neighbours are checked.
   public func sweepDue(after i: Int, since: Int, live: Int) -> Bool {
     guard sweepEvery > 0 else { return false }
-    let spacing = cadence == .fixed ? sweepEvery : max(sweepEvery, cadence.interval(after: i) * 4)
+    let spacing = cadence == .fixed ? sweepEvery : max(sweepEvery, WalkCadence.doublingQuarter(after: i))
     return since >= max(spacing, live / 8)
   }
 
@@ -73,9 +73,10 @@ public struct OracleConfig: Sendable, Equatable {
 public enum WalkCadence: Sendable, Equatable {
   /// After every `every` ops, however long the program.
   case fixed
-  /// After every `every` ops for the first 63 ops, then at 16 evenly spaced ops per doubling of the
-  /// program (after op i, i + 1 ≥ 64: every max(every, 2^⌊log2(i + 1)⌋ / 16) ops), so n ops cost O(log n)
-  /// walks, each O(state), instead of n: the cost of the checks per op stays flat as programs grow.
+  /// After every `every` ops for the first 15 ops, then at 8 evenly spaced ops per doubling of the program
+  /// (after op i, i + 1 ≥ 16: every max(every, 2^⌊log2(i + 1)⌋ / 8) ops), so n ops cost O(log n) walks, each
+  /// O(state), instead of n: the cost of the checks per op stays flat as programs grow. The local checks
+  /// after every op see what the op changed; the walks are the backstop for what they cannot name.
   case growing
 
   /// The spacing of walks around op `i` (1 = after every op).
@@ -83,9 +84,15 @@ public enum WalkCadence: Sendable, Equatable {
     switch self {
     case .fixed: return 1
     case .growing:
-      let n = i + 1
-      let top = Int.bitWidth - 1 - n.leadingZeroBitCount  // ⌊log2 n⌋
-      return top <= 5 ? 1 : 1 << (top - 4)
+      let top = Self.log2(i + 1)
+      return top <= 3 ? 1 : 1 << (top - 3)
     }
   }
+
+  /// A quarter of the doubling op `i` is in (2^⌊log2(i + 1)⌋ / 4, at least 1): the full canary sweep's
+  /// spacing on the growing cadence, so at most 4 sweeps per doubling.
+  public static func doublingQuarter(after i: Int) -> Int { max(1, (1 << log2(i + 1)) >> 2) }
+
+  /// ⌊log2 n⌋ for n ≥ 1.
+  static func log2(_ n: Int) -> Int { Int.bitWidth - 1 - n.leadingZeroBitCount }
 }

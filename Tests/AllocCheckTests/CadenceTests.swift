@@ -11,14 +11,15 @@ import Testing
 
 @Suite("Cadence: local invariant checks between whole walks")
 struct CadenceTests {
-  @Test("growing cadence: every op for the first 63, then 16 walks per doubling; fixed: every op")
+  @Test("growing cadence: every op for the first 15, then 8 walks per doubling; fixed: every op")
   func intervals() {
     let g = WalkCadence.growing
-    #expect((0..<63).allSatisfy { g.interval(after: $0) == 1 })
-    #expect(g.interval(after: 63) == 4 && g.interval(after: 127) == 8 && g.interval(after: 4095) == 256)
+    #expect((0..<15).allSatisfy { g.interval(after: $0) == 1 })
+    #expect(g.interval(after: 15) == 2 && g.interval(after: 63) == 8 && g.interval(after: 127) == 16 && g.interval(after: 4095) == 512)
     var o = OracleConfig.full
     let walks = (0..<4096).count { o.walks(every: 1, after: $0) }
-    #expect(walks == 63 + 16 * 6 + 1, "\(walks) walks in 4096 ops")  // 64..<128 … 2048..<4096, and op 4095
+    #expect(walks == 15 + 8 * 8 + 1, "\(walks) walks in 4096 ops")  // 16..<32 … 2048..<4096, and op 4095
+    #expect((0..<64).count { o.walks(every: 1, after: $0) } == 32)  // a 64-op fuzz input: 15 + 8 + 8, and op 63
     o.cadence = .fixed
     #expect((0..<4096).allSatisfy { o.walks(every: 1, after: $0) })
     #expect(!o.walks(every: 0, after: 7))

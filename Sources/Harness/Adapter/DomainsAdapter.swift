@@ -38,6 +38,9 @@ public class DomainsAdapter: AllocatorAdapter {
   public var calls: any DomainsCalls { domains }
   /// Fatal errors of the current run, in order, as the executor compares them.
   public var produced: [ProducedFatal] { fatals.map(ProducedFatal.init) }
+  /// How many fatal errors the hooks have produced: ``produced``'s count without building it (the executor
+  /// reads it around every call).
+  public var producedCount: Int { fatals.count }
   /// Hooked blocks carry a serial number (`PYMEM_DEBUG_SERIALNO`): 4·S extra bytes instead of 3·S.
   public var serialNumbers: Bool { options.serialNumbers }
   /// The domains stop at a read of unknown memory instead of performing it (``PyFatalError/involvesWildRead``).

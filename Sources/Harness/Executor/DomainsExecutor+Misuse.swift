@@ -43,7 +43,7 @@ extension DomainsExecutor {
       if case .outsideModel(let why) = predicted { return notPerformed(i, op.text, why) }
       MemoryAccess.writeUnchecked(address: b.address! + Int(offset), bytes: [byte])
       // What would notice: the next allocation of that size through the domain (likely the same memory), freed.
-      let before = adapter.produced.count
+      let before = adapter.producedCount
       adapter.risky(.mallocThenFree(b.domain, UInt64(b.size)))
       record(i, op.text, "written; malloc and free of \(b.size) bytes through \(b.domain) again")
       return settle(i, op.text, predicted, before: before)
@@ -59,7 +59,7 @@ extension DomainsExecutor {
         return nil
       }
       let misuse: Misuse
-      let before = adapter.produced.count
+      let before = adapter.producedCount
       if case .reallocFreed(_, let n) = op {
         misuse = .reallocFreed(size: UInt(n))
         let q = adapter.risky(.realloc(b.domain, b.address, n))
@@ -74,11 +74,11 @@ extension DomainsExecutor {
       let b = blocks[ref.id]!
       blocks[ref.id] = nil
       let predicted = MisusePrediction.predict(.freeThroughWrongDomain(other), on: subject(b))
-      let before = adapter.produced.count
+      let before = adapter.producedCount
       adapter.risky(.free(other, b.address))
       record(i, op.text, "returned")
       let v = settle(i, op.text, predicted, before: before)
-      if stopped != nil, adapter.produced.count > before { abandoned.append(b) }  // the hooks kept it
+      if stopped != nil, adapter.producedCount > before { abandoned.append(b) }  // the hooks kept it
       return v
     case .freeForeign(let d):
       // A zeroed buffer of our own, freed at its middle and vouched for: what the hooks read around the
@@ -89,7 +89,7 @@ extension DomainsExecutor {
       domains.vouchReadable(buffer..<(buffer + size))
       let predicted = MisusePrediction.predict(.freeForeignInZeroedBuffer, on: MisuseSubject(
         domain: d, size: 0, hookedDomains: hooked ? Set(PyMemDomain.allCases) : [], storage: .cHeap, afterFree: .stillMapped))
-      let before = adapter.produced.count
+      let before = adapter.producedCount
       adapter.risky(.free(d, buffer + MisusePrediction.foreignOffset))
       record(i, op.text, "returned")
       return settle(i, op.text, predicted, before: before)
@@ -100,7 +100,7 @@ extension DomainsExecutor {
         : MisusePrediction.predict(.mallocWithoutGIL(d), on: MisuseSubject(
           domain: d, size: Int(min(n, DomainSizes.maxBlock)), hookedDomains: hooked ? Set(PyMemDomain.allCases) : [],
           storage: .cHeap, afterFree: .stillMapped))
-      let before = adapter.produced.count
+      let before = adapter.producedCount
       let a = adapter.risky(.mallocWithoutGIL(d, n))  // a block it returns is freed again with the GIL
       record(i, op.text, a.map { "→ \(hexString($0)) (freed again with the GIL)" } ?? "→ NULL")
       return settle(i, op.text, predicted, before: before)

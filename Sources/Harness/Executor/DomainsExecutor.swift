@@ -130,18 +130,18 @@ public struct DomainsExecutor {
       domains.setupDebugHooks()
       return configured(i, op)
     case .malloc(let d, let n):
-      let before = adapter.produced.count
+      let before = adapter.producedCount
       let a = domains.mallocAddress(d, n)
       return allocated(i, op, id: id!, domain: d, size: n, address: a, before: before, fill: HookBytes.clean)
     case .calloc(let d, let c, let n):
-      let before = adapter.produced.count
+      let before = adapter.producedCount
       let a = domains.callocAddress(d, c, n)
       return allocated(i, op, id: id!, domain: d, size: DomainSizes.product(c, n) ?? .max, address: a, before: before, fill: 0)
     case .realloc(let d, let ref, let n):
       return reallocate(i, op, ref.flatMap { blocks[$0.id] }, domain: d, size: n, id: id!)
     case .free(let d, let ref):
       guard let ref, let b = blocks[ref.id] else {
-        let before = adapter.produced.count
+        let before = adapter.producedCount
         domains.freeAddress(d, nil)
         record(i, op.text, "ok (NULL)")
         return clean(i, op.text, before)
@@ -165,7 +165,7 @@ public struct DomainsExecutor {
 
   /// D1 for a clean call: the fatal errors since `before` must be none. Any fatal ends the run.
   mutating func clean(_ i: Int, _ call: @autoclosure () -> String, _ before: Int) -> Violation? {
-    guard adapter.produced.count > before else { return nil }
+    guard adapter.producedCount > before else { return nil }
     let produced = adapter.produced[before...].map(\.fatalLine)
     let call = call()
     stopped = "fatal error during a clean call: \(produced[0])"
@@ -269,16 +269,16 @@ public struct DomainsExecutor {
 
   /// Frees `b` through its own domain (a clean free, or the check of a pending write misuse): D6 before,
   /// D1 (against the pending prediction, if any), then D4 on what is left.
-  mutating func free(_ i: Int, _ b: DBlock, text: String) -> Violation? {
+  mutating func free(_ i: Int, _ b: DBlock, text: @autoclosure () -> String) -> Violation? {
     if let v = contentKept(i, b, when: "before free") { return v }
-    let before = adapter.produced.count
+    let before = adapter.producedCount
     if b.pending != nil { adapter.risky(.free(b.domain, b.address)) } else { domains.freeAddress(b.domain, b.address) }
     blocks[b.id] = nil
-    record(i, text, "ok")
+    record(i, text(), "ok")
     if let pending = b.pending {
-      if let v = checked(i, b, pending, by: .free, call: text, before: before) { return v }
+      if let v = checked(i, b, pending, by: .free, call: text(), before: before) { return v }
       if stopped != nil { abandoned.append(b) }
-    } else if let v = clean(i, text, before) {
+    } else if let v = clean(i, text(), before) {
       return v
     }
     if stopped != nil { return nil }
@@ -301,12 +301,12 @@ public struct DomainsExecutor {
   mutating func reallocate(_ i: Int, _ op: DomainOp, _ old: DBlock?, domain d: PyMemDomain, size n: UInt64, id: Int) -> Violation? {
     guard let old, old.address != nil else {
       if let old { blocks[old.id] = nil }  // a NULL name: realloc(NULL, n) is malloc(n)
-      let before = adapter.produced.count
+      let before = adapter.producedCount
       let a = domains.reallocAddress(d, nil, n)
       return allocated(i, op, id: id, domain: d, size: n, address: a, before: before, fill: HookBytes.clean)
     }
     if let v = contentKept(i, old, when: "before realloc") { return v }
-    let before = adapter.produced.count
+    let before = adapter.producedCount
     // Above PY_SSIZE_T_MAX the wrapper returns NULL before the hooks run: a pending misuse stays pending.
     let hooksRan = !MisusePrediction.refusedByWrapper(UInt(n))
     let a = old.pending != nil && hooksRan ? adapter.risky(.realloc(d, old.address, n)) : domains.reallocAddress(d, old.address, n)

@@ -39,11 +39,13 @@ public struct ProgramState: Sendable {
   public private(set) var heapEndedAt: [Int?] = []
   /// Home of each block id; nil once consumed.
   public private(set) var blockHome: [BlockHome?] = []
-  /// Op index that consumed each consumed block.
-  private var consumedAt: [Int: Int] = [:]
+  /// Op index that consumed each block id (−1 while it is live), by id.
+  private var consumedAt: [Int] = []
   /// Op index at which each dead thread exited.
   private var exitedAt: [Int: Int] = [:]
-  /// Live blocks by home, so destroy and exit cost O(blocks moved).
+  /// Live blocks by home, so destroy and exit cost O(blocks moved). Thread 0's tagged heaps are not listed:
+  /// t0 never exits and tagged heaps are never destroyed or deleted, so nothing asks for their blocks — and
+  /// the pymalloc and domains families, whose every block lives there, pay no hashing per op.
   public private(set) var blocksByHome: [BlockHome: Set<Int>] = [:]
   /// The domains family's static facts (ProgramState+Domains.swift).
   public internal(set) var domains = DomainStatics()
@@ -99,7 +101,7 @@ public struct ProgramState: Sendable {
     func fail(_ kind: ProgramError.Kind) -> ProgramError { ProgramError(opIndex: index, kind: kind) }
     if let ref = op.operandRef {
       guard ref.id >= 0, ref.id < blockHome.count else { throw fail(.undefinedRef(ref)) }
-      if blockHome[ref.id] == nil { throw fail(.consumedRef(ref, consumedAt: consumedAt[ref.id] ?? -1)) }
+      if blockHome[ref.id] == nil { throw fail(.consumedRef(ref, consumedAt: consumedAt[ref.id])) }
       if (domains.blocks[ref.id] != nil) != op.kind.isDomainKind { throw fail(.familyMix(ref)) }
     }
     if case .domain(let d) = op { try checkDomain(d, at: index) }
@@ -135,11 +137,12 @@ public struct ProgramState: Sendable {
 
   mutating func define(home: BlockHome) {
     blockHome.append(home)
-    blocksByHome[home, default: []].insert(blockHome.count - 1)
+    consumedAt.append(-1)
+    if Self.isListed(home) { blocksByHome[home, default: []].insert(blockHome.count - 1) }
   }
 
   mutating func consume(_ id: Int, at index: Int) {
-    if let home = blockHome[id] { blocksByHome[home]?.remove(id) }
+    if let home = blockHome[id], Self.isListed(home) { blocksByHome[home]?.remove(id) }
     blockHome[id] = nil
     consumedAt[id] = index
   }
@@ -147,7 +150,13 @@ public struct ProgramState: Sendable {
   private mutating func move(from: BlockHome, to: BlockHome) {
     guard let moving = blocksByHome.removeValue(forKey: from), !moving.isEmpty else { return }
     for b in moving { blockHome[b] = to }
-    blocksByHome[to, default: []].formUnion(moving)
+    if Self.isListed(to) { blocksByHome[to, default: []].formUnion(moving) }
+  }
+
+  /// Is a block of `home` kept in ``blocksByHome``? Every home but thread 0's tagged heaps.
+  private static func isListed(_ home: BlockHome) -> Bool {
+    if case .tagged(thread: 0, _) = home { return false }
+    return true
   }
 
   /// `_mi_thread_done`: first-class heaps end (their blocks go to the backing heap), then every block of the

@@ -44,6 +44,7 @@ public final class CPythonDebugAdapter: DomainsAdapter, DomainsCalls {
   override public var name: String { "cpython-debug" }
   override public var calls: any DomainsCalls { self }
   override public var produced: [ProducedFatal] { log }
+  override public var producedCount: Int { log.count }
   override public var serialNumbers: Bool { false }
   override public var modelsWildReads: Bool { false }
 
