@@ -51,6 +51,33 @@ struct PlatformTests {
     #expect(source.stats.failedUnmaps == 0 && source.stats.strandedBytes == 0)
   }
 
+  @Test("recycling: a released region comes back zeroed, counted, and under the fault plan")
+  func recycledRegionsAreZeroedAndCounted() throws {
+    let source = MmapPageSource(faults: .nth(3, errno: ENOMEM), recycle: 1)
+    let bytes = 1 * MiB
+    let a = try #require(source.reserve(bytes: bytes, alignment: 4096))  // call 1
+    fill(a, 3 * MmapPageSource.pageSize + 17, with: 0x5A)  // dirty four pages, the last partly
+    fill(a + bytes - 8, 8, with: 0x77)                     // and the last page
+    source.release(a, bytes: bytes)
+    #expect(source.stats.mappedBytes == 0 && source.stats.releaseCalls == 1)
+    let b = try #require(source.reserve(bytes: bytes, alignment: 4096))  // call 2: the kept region
+    #expect(b == a, "the released region was not reused")
+    #expect(allBytes(b, bytes, equal: 0), "a recycled region must read as zero, like a fresh mapping")
+    #expect(source.stats.mappedBytes == bytes && source.stats.reserveCalls == 2)
+    source.release(b, bytes: bytes)
+    // Call 3 is the planned failure: nothing is handed out, the region stays in the bin for call 4.
+    #expect(source.reserve(bytes: bytes, alignment: 4096) == nil)
+    #expect(source.faults.injected == 1 && source.stats.failedReserves == 1 && source.stats.mappedBytes == 0)
+    let c = try #require(source.reserve(bytes: bytes, alignment: 4096))  // call 4
+    #expect(c == a)
+    source.release(c, bytes: bytes)
+    // Another size is a fresh mapping, and with the bin full its release unmaps it.
+    let d = try #require(source.reserve(bytes: 2 * MiB, alignment: 4096))  // call 5
+    #expect(d != a)
+    source.release(d, bytes: 2 * MiB)
+    #expect(source.stats.mappedBytes == 0 && source.stats.releaseCalls == 4 && source.stats.reserveCalls == 5)
+  }
+
   @Test("stats track mapped and peak bytes; alignment slack is not counted")
   func statsTrackMappedAndPeakBytes() throws {
     let source = MmapPageSource()

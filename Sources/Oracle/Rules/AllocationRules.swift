@@ -56,13 +56,16 @@ public enum AllocationRules {
   public static func routing(_ f: AllocationFacts, _ g: SmallObjectGeometry) -> Violation? {
     guard let a = f.address else { return nil }
     var expectSmall = g.isSmall(f.requested)
-    var why = expectSmall ? "a \(f.requested)-byte request belongs in a pool" : "a \(f.requested)-byte request belongs to the raw allocator"
+    var rawRealloc: ModelBlock? = nil
     if case .realloc(let old?) = f.kind, !old.small {
       expectSmall = false
-      why = "realloc of raw block p\(old.id) must stay raw (foreign blocks are never adopted)"
+      rawRealloc = old
     }
     if expectSmall && !f.servedSmall && f.faultFired { return nil }
     guard expectSmall != f.servedSmall else { return nil }
+    // The reason is spelled only for a violation: this rule runs on every allocation.
+    let why = rawRealloc.map { "realloc of raw block p\($0.id) must stay raw (foreign blocks are never adopted)" }
+      ?? (expectSmall ? "a \(f.requested)-byte request belongs in a pool" : "a \(f.requested)-byte request belongs to the raw allocator")
     return Violation(opIndex: f.opIndex, .routing, "\(why), but \(hexString(a)) is \(f.servedSmall ? "a pool block" : "not in any arena")")
   }
 }
