@@ -33,6 +33,7 @@ extension Executor {
     if o.walks(every: o.statsEvery, after: i), let v = statsRules(i) { return v }
     if sweepDue {
       opsSinceSweep = 0
+      lastSweepAt = i
       if let v = sweep(opIndex: i) { return v }
     }
     return nil

@@ -85,7 +85,8 @@ public struct Executor {
       if let v = afterOp(i, touched: touchedAddress) { return v }
     }
     let end = program.ops.count
-    if let v = sweep(opIndex: max(end - 1, 0)) { return v }
+    // Every block at the end of the program (unless the cadence swept after the last op).
+    if lastSweepAt != end - 1, let v = sweep(opIndex: max(end - 1, 0)) { return v }
     // Every walk at the end of the program, and again at the end of the teardown.
     if let v = finalChecks(opIndex: max(end - 1, 0)) { return v }
     guard config.teardown else { return nil }
@@ -118,4 +119,6 @@ public struct Executor {
   var lastMappedBytes = 0
   /// Ops since the last full canary sweep.
   var opsSinceSweep = 0
+  /// The op after which the cadence last swept every block, if any.
+  var lastSweepAt: Int? = nil
 }
