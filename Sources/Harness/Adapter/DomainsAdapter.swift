@@ -19,11 +19,14 @@ public class DomainsAdapter: AllocatorAdapter {
   public private(set) var fatals: [PyFatalError] = []
   /// The instance of the current run (made by ``reset()``).
   public private(set) var domains: PyMemDomains
+  /// Arenas for every instance: one source that keeps two released arenas, so the fresh instance of each
+  /// run (a fuzz input) maps and faults in no new arena (``MmapPageSource`` recycling).
+  private let pages = MmapPageSource(recycle: 2)
 
   public init(bugs: Set<DomainBug> = [], options: PyMemOptions = DomainsAdapter.defaultOptions) {
     self.bugs = bugs
     self.options = options
-    domains = try! PyMemDomains(options: options, bugs: bugs)  // "" (the build default) is always accepted
+    domains = try! PyMemDomains(options: options, pages: pages, bugs: bugs)  // "" (the build default) is always accepted
     capture()
   }
 
@@ -71,7 +74,7 @@ public class DomainsAdapter: AllocatorAdapter {
 
   /// A fresh instance, with fatal errors captured.
   public func reset() {
-    domains = try! PyMemDomains(options: options, bugs: bugs)
+    domains = try! PyMemDomains(options: options, pages: pages, bugs: bugs)
     fatals = []
     capture()
   }
