@@ -8,7 +8,8 @@
 // base b with tail = b mod ARENA_SIZE sets window(b).tailHi = tail (−1 when tail == 0) and, if tail != 0,
 // window(b + ARENA_SIZE).tailLo = tail. Then p is owned iff, with t = p mod ARENA_SIZE in p's window,
 // t < tailLo or (tailHi != 0 and t >= tailHi). Mid and bottom nodes come from the raw allocator (calloc),
-// as PyMem_RawCalloc in obmalloc.c, and are never freed while the instance lives (only on reset).
+// as PyMem_RawCalloc in obmalloc.c, and are never freed while the instance lives; a reset keeps the clean
+// ones as spares for the next state.
 // A class with its root in memory it allocates itself, held by a `let`: `contains`, called on every free
 // and realloc, then reads three levels of C arrays with no exclusivity check and no buffer retain (issue 12).
 
@@ -42,6 +43,12 @@ final class ArenaMap {
   /// of every bottom node reads 128 KiB per node (once per op in a fuzz run).
   private(set) var nonZeroCount = 0
 
+  /// Nodes a reset left all zero, kept for the next instance state (``removeAll(raw:keepSpares:)``): a fresh
+  /// state per fuzz input then does not calloc and fault in 384 KiB of nodes again. Taking one still counts
+  /// as a raw calloc for the fault plan.
+  private var spareMid: [UnsafeMutableRawPointer] = []
+  private var spareBottom: [UnsafeMutableRawPointer] = []
+
   init() {
     root = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: Self.nodeEntries)
     root.initialize(repeating: nil, count: Self.nodeEntries)
@@ -58,7 +65,7 @@ final class ArenaMap {
   private func entry(_ a: UInt, create: Bool, raw: RawAllocator) -> UnsafeMutablePointer<ArenaCoverage>? {
     let t = Self.topIndex(a)
     if root[t] == nil {
-      guard create, let n = raw.calloc(Self.nodeEntries, 8) else { return nil }
+      guard create, let n = node(from: &spareMid, count: Self.nodeEntries, raw: raw) else { return nil }
       root[t] = n
       rootUsed.append(t)
       midNodes.append(n)
@@ -66,7 +73,7 @@ final class ArenaMap {
     let mid = root[t]!.assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
     let m = Self.midIndex(a)
     if mid[m] == nil {
-      guard create, let n = raw.calloc(Self.bottomEntries, 8) else { return nil }
+      guard create, let n = node(from: &spareBottom, count: Self.bottomEntries, raw: raw) else { return nil }
       mid[m] = n
       bottomNodes.append(n)
       bottomKeys.append((t, m))
@@ -142,15 +149,45 @@ final class ArenaMap {
     return out.sorted { $0.0 < $1.0 }
   }
 
-  /// Frees every node (a fresh interpreter state has none).
-  func removeAll(raw: RawAllocator) {
-    for n in bottomNodes { raw.free(n) }
-    for n in midNodes { raw.free(n) }
+  /// A zeroed node of `count` words: a spare if there is one (the call counted by `raw`'s fault plan, as
+  /// the calloc it stands for), else `raw.calloc`.
+  private func node(from spares: inout [UnsafeMutableRawPointer], count: Int, raw: RawAllocator) -> UnsafeMutableRawPointer? {
+    guard let spare = spares.popLast() else { return raw.calloc(count, 8) }
+    if raw.faults.nextFailure() != nil {  // rare: an injected ENOMEM
+      spares.append(spare)
+      return nil
+    }
+    return spare
+  }
+
+  /// Forgets every node (a fresh interpreter state has none). With `keepSpares`, nodes that are all zero —
+  /// every bottom entry back to zero because the owner unmarked each live arena first — are kept for
+  /// reuse; otherwise (or when an entry is still set, as a bug that skips the unmark leaves it) they are
+  /// freed.
+  func removeAll(raw: RawAllocator, keepSpares: Bool = false) {
+    let reuse = keepSpares && nonZeroCount == 0
+    for (t, m) in bottomKeys { root[t]!.assumingMemoryBound(to: UnsafeMutableRawPointer?.self)[m] = nil }
+    if reuse {
+      spareBottom.append(contentsOf: bottomNodes)
+      spareMid.append(contentsOf: midNodes)
+    } else {
+      for n in bottomNodes { raw.free(n) }
+      for n in midNodes { raw.free(n) }
+    }
+    if !keepSpares { freeSpares(raw: raw) }
     for t in rootUsed { root[t] = nil }
     rootUsed.removeAll()
     midNodes.removeAll()
     bottomNodes.removeAll()
     bottomKeys.removeAll()
     nonZeroCount = 0
+  }
+
+  /// Frees the kept spare nodes.
+  func freeSpares(raw: RawAllocator) {
+    for n in spareBottom { raw.free(n) }
+    for n in spareMid { raw.free(n) }
+    spareBottom.removeAll()
+    spareMid.removeAll()
   }
 }

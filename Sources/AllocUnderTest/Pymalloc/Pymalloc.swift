@@ -43,7 +43,7 @@ public final class Pymalloc {
   }
 
   deinit {
-    releaseEverything()
+    releaseEverything(keepSpares: false)
     usedPools.deallocate()
     arenas.deallocate()
     nfp2lasta.deallocate()
@@ -55,7 +55,7 @@ public final class Pymalloc {
   /// Returns to a freshly initialised state: every arena unmapped, radix nodes freed, counters zero.
   /// Blocks still held by callers become invalid. Raw-allocator blocks are not touched.
   public func reset() {
-    releaseEverything()
+    releaseEverything(keepSpares: true)
     usedPools.reset()
     arenas.removeAll()
     unusedArenaObjects = nil
@@ -67,15 +67,18 @@ public final class Pymalloc {
     rawAllocatedBlocks = 0
   }
 
-  private func releaseEverything() {
+  /// Gives back every arena and every radix node. `keepSpares`: a reset, after which the radix tree's nodes
+  /// are kept for the next state when unmarking the live arenas left them all zero (ArenaMap).
+  private func releaseEverything(keepSpares: Bool) {
     for i in arenas.indices {
       if let a = arenas[i].address {
+        if keepSpares { _ = arenaMap.mark(arenaBase: a, used: false, raw: raw) }
         Memcheck.destroyPool(UInt(bitPattern: a.address), size: PymallocLayout.arenaSize)
         pages.release(a, bytes: PymallocLayout.arenaSize)
         arenas[i].address = nil
       }
     }
-    arenaMap.removeAll(raw: raw)
+    arenaMap.removeAll(raw: raw, keepSpares: keepSpares)
   }
 
   // MARK: Public entry points (PyObject_Malloc & co. on the OBJ domain of a release build)
