@@ -356,18 +356,32 @@ struct PymallocPolicyTests {
     #expect(heap.allocatedBlocks == 0 && heap.rawAllocatedBlocks == 0 && heap.checkInvariants().isEmpty)
   }
 
-  @Test("reset() returns to zero arenas, mapped bytes and radix nodes, and the instance works again")
+  @Test("reset() returns to zero arenas, mapped bytes and radix nodes in use, keeps the clean nodes, and the instance works again")
   func resetReturnsToFresh() throws {
     let heap = Pymalloc()
     for n in 0..<50_000 { _ = try #require(heap.malloc(UInt64(1 + n % 512))) }
+    let nodes = heap.arenaMap.midNodes.count + heap.arenaMap.bottomNodes.count
     #expect(heap.stats().arenasCurrent > 10 && heap.arenaMap.bottomNodes.count >= 1)
     heap.reset()
     #expect(heap.stats().arenasCurrent == 0 && heap.ntimesArenaAllocated == 0 && heap.narenasHighwater == 0)
-    #expect(heap.pages.stats.mappedBytes == 0 && heap.raw.liveBlocks == 0, "arenas and radix nodes given back")
+    #expect(heap.pages.stats.mappedBytes == 0, "arenas given back")
     #expect(heap.arenaMap.midNodes.isEmpty && heap.arenaMap.bottomNodes.isEmpty && heap.allocatedBlocks == 0)
+    // The radix nodes are all zero again (every live arena unmarked), so they are kept, not freed.
+    #expect(heap.arenaMap.spareCount == nodes && heap.raw.liveBlocks == nodes, "only the spare nodes stay allocated")
     let p = try #require(heap.malloc(UInt64(40)))
     #expect(heap.owns(p.address) && p.address % 16_384 == 48 && heap.ntimesArenaAllocated == 1)
+    #expect(heap.raw.liveBlocks == nodes && heap.arenaMap.spareCount < nodes, "the new arena's nodes are spares, not new callocs")
     #expect(heap.checkInvariants().isEmpty)
+  }
+
+  @Test("a reset after a missed unmark frees the radix nodes instead of keeping dirty ones")
+  func resetFreesDirtyNodes() throws {
+    let heap = Pymalloc(bugs: [.radixNotUnmarked])
+    let blocks = try (0..<2_000).map { _ in try #require(heap.malloc(UInt64(512))) }  // two arenas' worth
+    blocks.forEach { heap.free($0) }  // a wholly free arena goes back to the OS, its entry left set (the bug)
+    #expect(heap.ntimesArenaAllocated > heap.stats().arenasCurrent, "an arena was released (and, the bug, not unmarked)")
+    heap.reset()
+    #expect(heap.arenaMap.spareCount == 0 && heap.raw.liveBlocks == 0, "dirty nodes must not be reused")
   }
 }
 

@@ -183,6 +183,9 @@ final class ArenaMap {
     nonZeroCount = 0
   }
 
+  /// Nodes kept for reuse (still allocated from the raw allocator).
+  var spareCount: Int { spareMid.count + spareBottom.count }
+
   /// Frees the kept spare nodes.
   func freeSpares(raw: RawAllocator) {
     for n in spareBottom { raw.free(n) }
