@@ -161,14 +161,17 @@ extension Pymalloc {
   /// PM4 (unused and usable lists, order, nfp2lasta) and PM5 (at most one wholly free arena, the tail).
   /// Runs after every op (``checkInvariants(around:)``), so it keeps its flags in one byte per descriptor on
   /// the stack and allocates nothing unless it fails.
-  func checkArenaLists(fail: (String, String) -> Void) {
+  ///
+  /// `nfpAround`: check only the nfp2lasta entries next to this free-pool count (k − 1 … k + 1), the ones an
+  /// op on an arena with k free pools can have changed (the local check); nil checks all of them.
+  func checkArenaLists(nfpAround: Int? = nil, fail: (String, String) -> Void) {
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: arenas.count) { marks in
       marks.initialize(repeating: 0)
-      checkArenaLists(marks: marks, fail: fail)
+      checkArenaLists(marks: marks, nfpAround: nfpAround, fail: fail)
     }
   }
 
-  private func checkArenaLists(marks: UnsafeMutableBufferPointer<UInt8>, fail: (String, String) -> Void) {
+  private func checkArenaLists(marks: UnsafeMutableBufferPointer<UInt8>, nfpAround: Int?, fail: (String, String) -> Void) {
     let onUnusedMark: UInt8 = 1, onUsableMark: UInt8 = 2
     var u = unusedArenaObjects
     while let i = u {
@@ -223,7 +226,8 @@ extension Pymalloc {
         steps += 1
         c = arenas[i].nextArena
       }
-      for k in nfp2lasta.indices where nfp2lasta[k] != (rightmost[k] < 0 ? nil : rightmost[k]) {
+      let checked = nfpAround.map { max($0 - 1, 0)..<min($0 + 2, nfp2lasta.count) } ?? nfp2lasta.indices
+      for k in checked where nfp2lasta[k] != (rightmost[k] < 0 ? nil : rightmost[k]) {
         fail("PM4", "nfp2lasta[\(k)] = \(String(describing: nfp2lasta[k])), rightmost with \(k) free pools is \(String(describing: rightmost[k] < 0 ? nil : Optional(rightmost[k])))")
       }
     }

@@ -20,7 +20,9 @@ extension Pymalloc {
       if address >= base && address < base + PymallocLayout.arenaSize { home = k }
     }
     if let a = home { checkAround(address, arena: a, fail: fail) }
-    checkArenaLists(fail: fail)
+    // nfp2lasta: the entries around the touched arena's free-pool count (one op moves it by one pool at most;
+    // the whole walk reads every entry). A block outside the arenas changed no arena.
+    checkArenaLists(nfpAround: home.map { arenas[$0].nfreepools } ?? -2, fail: fail)
     checkCounters(liveCount: liveCount, fail: fail)
     return out
   }
