@@ -76,6 +76,11 @@ struct SegmentInfo {
     unsafe pages.decommit(UnsafeMutableRawPointer(bitPattern: range.lowerBound)!, bytes: Int(range.upperBound - range.lowerBound))
   }
 
+  /// Slice-table entry `i` as raw bits, to compare with ``MiPage/unmanagedBits`` (checks: no retain).
+  func pageBits(atSlice i: Int) -> UInt {
+    unsafe raw.load(fromByteOffset: MiConst.sliceTableOffset + 8 * i, as: UInt.self)
+  }
+
   func setPage(_ page: MiPage?, slices range: Range<Int>) {
     let bits = page.map { UInt(bitPattern: unsafe Unmanaged.passUnretained($0).toOpaque()) } ?? 0
     for i in range { unsafe raw.storeBytes(of: bits, toByteOffset: MiConst.sliceTableOffset + 8 * i, as: UInt.self) }

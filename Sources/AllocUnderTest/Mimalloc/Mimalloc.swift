@@ -22,6 +22,10 @@ public final class Mimalloc: @unchecked Sendable {
   let abandonedPool = AbandonedPool()
   let qsbr = QSBRClock()
 
+  /// The serial of the last invariant walk; walks stamp pages and segments with it instead of building
+  /// sets (Mimalloc+Invariants.swift). Touched only by the quiescent walks.
+  var walkSerial: UInt64 = 0
+
   private struct Registry {
     /// Live segments by base address.
     var segments: [UInt: MiSegment] = [:]

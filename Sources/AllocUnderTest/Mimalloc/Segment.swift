@@ -36,6 +36,8 @@ final class MiSegment: @unchecked Sendable {
   var abandonedVisits = 0
   /// Set once the memory went back to the page source.
   var isReleased = false
+  /// The invariant walk with this serial found the segment in the abandoned pool (Mimalloc+Invariants.swift).
+  var walkPooled: UInt64 = 0
   /// Page objects by first slice index (created on first use, reused).
   private var pageObjects: [MiPage?]
   /// For the last slice of every span: the index of its first slice (`slice_offset` of the last entry).
@@ -135,16 +137,21 @@ final class MiSegment: @unchecked Sendable {
     return p
   }
 
-  /// Every span in slice order (used pages and free spans), each exactly once.
-  var spans: [MiPage] {
-    var out: [MiPage] = []
+  /// Every span in slice order (used pages and free spans), each exactly once. Lazy (the invariant walks
+  /// run it per segment, often): each step reads the current span's length, so the body must not re-tile
+  /// the segment (unqueueing a span is fine).
+  var spans: Spans { Spans(segment: self) }
+
+  struct Spans: Sequence, IteratorProtocol {
+    unowned(unsafe) let segment: MiSegment
     var i = MiConst.infoSlices
-    while i < sliceEntries {
-      let s = span(at: i)
-      out.append(s)
-      i += max(s.sliceCount, 1)
+
+    mutating func next() -> MiPage? {
+      guard i < segment.sliceEntries else { return nil }
+      let s = segment.span(at: i)
+      i += Swift.max(s.sliceCount, 1)
+      return s
     }
-    return out
   }
 
   /// The span whose last slice is `i`, for coalescing with a following span.

@@ -107,8 +107,15 @@ public final class MimallocAdapter: HeapsAdapter {
   public func collect(force: Bool) { current.collect(force: force) }
   public func quiescent() { current.quiescent() }
 
+  /// In `liveHeaps` order; the address is looked up once for all heaps (the sweep asks about every block).
   public func heapsContaining(_ address: Int) -> [HeapIdentity] {
-    liveHeaps.filter { $0.1.contains(address) }.map(\.0)
+    let block = allocator.lookup(address)
+    var out: [HeapIdentity] = []
+    for (t, thread) in threads.enumerated() where thread.isAlive {
+      for tag in HeapTag.allCases where thread.heap(tag).contains(block) { out.append(.tagged(thread: t, tag: tag.rawValue)) }
+    }
+    for (id, h) in made.enumerated() where h.isAlive && h.contains(block) { out.append(.made(id)) }
+    return out
   }
   public func heapContains(_ ident: HeapIdentity, _ address: Int) -> Bool { heap(ident)?.contains(address) ?? false }
   public func heapUsedBlocks(_ ident: HeapIdentity) -> Int { heap(ident)?.usedBlocks() ?? 0 }
