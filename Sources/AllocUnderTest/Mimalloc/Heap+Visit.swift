@@ -53,6 +53,7 @@ extension Heap {
   /// call then returns false). The visitor must not allocate or free.
   public func visitBlocks(all: Bool, _ visitor: (HeapArea, _ block: Int?, _ blockSize: Int) -> Bool) -> Bool {
     requireUsable("visitBlocks")
+    mimalloc.structuresChanged()  // collects every page of the heap
     delayedFreePartial()
     let lastQueue = mimalloc.has(.visitSkipsFullQueue) ? MiConst.binFull - 1 : MiConst.binFull  // seeded
     for q in 0...lastQueue {

@@ -104,6 +104,7 @@ final class MiSegment: @unchecked Sendable {
     }
     let segment = MiSegment(owner: owner, base: base, region: region, regionBytes: regionBytes,
                             isHuge: hugeBytes > 0, slices: slices, threadId: thread.id)
+    owner.structuresChanged()
     segment.info.setSegment(segment)
     segment.ownerThread = thread
     owner.register(segment)
@@ -163,6 +164,7 @@ final class MiSegment: @unchecked Sendable {
   /// `mi_segment_span_allocate`: turn slices `i..<i+count` into a used page (block size set later by
   /// `MiPage.setUp`), write the slice table, `used += 1`.
   func spanAllocate(at i: Int, count: Int) -> MiPage {
+    owner.structuresChanged()
     let page = span(at: i)
     page.sliceCount = count
     page.blockSize = 1  // "used, not yet initialised" until setUp
@@ -180,6 +182,7 @@ final class MiSegment: @unchecked Sendable {
   /// `mi_segment_span_free`: slices `i..<i+count` become one free span, queued in the owner's span queues
   /// unless the segment is huge or abandoned.
   func spanFree(at i: Int, count: Int) {
+    owner.structuresChanged()
     let span = span(at: i)
     span.sliceCount = count
     span.blockSize = 0
@@ -199,6 +202,7 @@ final class MiSegment: @unchecked Sendable {
   /// merged with free neighbours (`mi_segment_span_free_coalesce`); `used −= 1`. Returns the merged span.
   @discardableResult
   func pageClear(_ page: MiPage) -> MiPage {
+    owner.structuresChanged()
     page.clearPageFields()
     info.setPage(nil, slices: page.sliceIndex..<min(page.sliceIndex + page.sliceCount, sliceEntries))
     used -= 1
@@ -232,6 +236,7 @@ final class MiSegment: @unchecked Sendable {
   /// elsewhere keep the objects but see `isReleased`.
   func release() {
     guard !isReleased else { return }
+    owner.structuresChanged()
     owner.unregister(self)
     releaseMemory(to: owner.pages)
   }

@@ -19,12 +19,18 @@ extension Executor {
     // arena lists): the invariants walk everything.
     let mappingChanged = mapped != lastMappedBytes
     lastMappedBytes = mapped
+    // The allocator changed structures beyond what the local check of the touched blocks covers (a page
+    // changed queues, a segment was abandoned, …), or cannot tell: the invariants walk everything.
+    let epoch = adapter.structureEpoch
+    let structuresChanged = epoch == nil || epoch != lastStructureEpoch
+    lastStructureEpoch = epoch
     if let t = touched, rules.contains(.canary) {
       let (below, above) = live.neighbourPair(of: t)
       if let b = below, let v = edgeCanaryCheck(i, b) { return v }
       if let b = above, let v = edgeCanaryCheck(i, b) { return v }
     }
-    if o.walks(every: o.invariantsEvery, after: i) || ((walkAfterOp || mappingChanged) && o.invariantsEvery > 0) {
+    if o.walks(every: o.invariantsEvery, after: i)
+      || ((walkAfterOp || mappingChanged || structuresChanged) && o.invariantsEvery > 0) {
       if let v = invariants(i) { return v }
     } else if o.invariantsEvery > 0 {
       if let t = touched, let v = localInvariants(i, around: t) { return v }
