@@ -21,6 +21,10 @@ struct MiBlock: Equatable {
     nonmutating set { Memcheck.linkWord(address) { unsafe raw.storeBytes(of: newValue, as: UInt.self) } }
   }
 
+  /// `next` without the memcheck annotation, for the invariant walks' hot loop when Valgrind is not
+  /// running (``Memcheck/active`` false: the annotation is a no-op then anyway).
+  var nextWithoutMemcheck: UInt { unsafe raw.load(as: UInt.self) }
+
   /// Zeroes `count` bytes from the block start.
   func zero(count: Int) { unsafe raw.initializeMemory(as: UInt8.self, repeating: 0, count: count) }
 

@@ -27,8 +27,8 @@ extension Heap {
 
   /// `mi_heap_contains_block` for an address already looked up (``Mimalloc/lookup(_:)``).
   public func contains(_ block: MiBlockLookup) -> Bool {
-    guard let page = block.page else { return false }
-    if mimalloc.has(.hugeNotContained) && page.segment.isHuge { return false }  // seeded #587
+    guard block.page != nil else { return false }
+    if mimalloc.has(.hugeNotContained), let page = block.page, page.segment.isHuge { return false }  // seeded #587
     if mimalloc.has(.containsAnyHeapOfThread) { return block.heap?.thread === thread }  // seeded
     return block.heap === self
   }

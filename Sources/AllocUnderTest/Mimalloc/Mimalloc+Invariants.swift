@@ -9,7 +9,9 @@
 // The executor runs a whole walk after most ops, and it almost never fails, so the passing path is kept
 // cheap: message text is built only for a reported violation (``ViolationSink``), list memberships are
 // stamps on the pages and segments (``PageWalkMarks``, serial per walk) instead of sets, block marks live on
-// the stack, and no walk builds arrays of spans, heaps or threads.
+// the stack, no walk builds arrays of spans, heaps or threads, and each segment's spans are visited once
+// (pages, queue membership and MI7 together, each part reporting into its own sink so the order of the
+// report stays: delayed lists and pages, transitions, queues, segments).
 
 /// Collects a walk's violations: the first 20, each detail built only when kept.
 struct ViolationSink {
@@ -17,6 +19,11 @@ struct ViolationSink {
 
   mutating func fail(_ id: String, _ detail: @autoclosure () -> String) {
     if found.count < 20 { found.append(.init(id: id, detail: detail())) }
+  }
+
+  /// The first 20 of `parts`' violations, part by part: what one sink fed in this order would hold.
+  static func report(_ parts: ViolationSink...) -> [InvariantViolation] {
+    Array(parts.lazy.flatMap(\.found).prefix(20))
   }
 }
 
@@ -60,26 +67,31 @@ extension Mimalloc {
   /// (MI5, the liveness property I5, is not a state check; the oracle's H5/H7 cover it.)
   @inline(never)
   public func checkInvariants() -> [InvariantViolation] {
-    var sink = ViolationSink()
+    var pages = ViolationSink(), transitions = ViolationSink(), queues = ViolationSink(), segments = ViolationSink()
     let serial = nextWalkSerial()
-    let segments = liveSegments
+    let live = liveSegments
     let threads = self.threads
 
     // MI2 (delayed lists) first: which blocks of which page sit on which heap's list.
-    let delayed = collectDelayedBlocks(threads: threads, serial: serial, sink: &sink)
+    let delayed = collectDelayedBlocks(threads: threads, serial: serial, sink: &pages)
+    checkTransitions(sink: &transitions)
+    // MI6's queue walks stamp every queued page; the pool and span queues stamp MI7's memberships.
+    checkQueues(threads: threads, serial: serial, sink: &queues)
+    markPoolAndSpanQueues(threads: threads, serial: serial)
 
-    // MI1, MI2 (page lists), MI4 per used page.
-    for segment in segments {
-      for page in segment.spans where page.isUsed {
+    // One pass over every segment's spans: MI7, and for each used page MI1, MI2 (page lists), MI4 and
+    // MI6's "queued somewhere" for pages of owned segments.
+    for segment in live {
+      let owned = !segment.isAbandoned
+      checkSegment(segment, threads: threads, serial: serial, sink: &segments) { page in
         let marks = page.walkMarks
-        checkPage(page, delayed: marks.delayedSerial == serial ? delayed[marks.delayed] : [], sink: &sink)
+        checkPage(page, delayed: marks.delayedSerial == serial ? delayed[marks.delayed] : [], sink: &pages)
+        if owned && marks.queued != serial {
+          queues.fail("MI6", "used page \(hex(Int(bitPattern: page.spanStart))) of an owned segment is in no live heap's queue")
+        }
       }
     }
-
-    checkTransitions(sink: &sink)
-    checkQueues(threads: threads, segments: segments, serial: serial, sink: &sink)
-    checkSegments(segments, threads: threads, serial: serial, sink: &sink)
-    return sink.found
+    return ViolationSink.report(pages, transitions, queues, segments)
   }
 
   /// A fresh serial for the page and segment stamps of one walk.

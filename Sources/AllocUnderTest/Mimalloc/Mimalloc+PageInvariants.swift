@@ -20,6 +20,11 @@ extension Mimalloc {
     let bsize = UInt(page.blockSize)
     let capacity = page.capacity
     let bytes = UInt(capacity) * bsize
+    // Block index by multiplying with the reciprocal and rounding (no division per block): exact at every
+    // block boundary (the error is below index · 2^-52, far below 1/2), and any other offset then fails
+    // `q · bsize == offset`.
+    let reciprocal = 1.0 / Double(bsize)
+    let memcheck = Memcheck.active  // read once: the annotated link load checks it per block
     let heads = (free: page.free, localFree: page.localFree, remote: page.threadFreeHead)
     // One mark per block below capacity, on the stack: 0 none, else the list it is on.
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(capacity, 1)) { mark in
@@ -30,10 +35,10 @@ extension Mimalloc {
         var b = kind == Self.listFree ? heads.free : kind == Self.listLocalFree ? heads.localFree : heads.remote
         var n = 0
         while b != 0 {
-          // In the page's first `capacity` blocks, at a block boundary (one division per block).
+          // In the page's first `capacity` blocks, at a block boundary.
           let offset = b &- start
-          let q = offset / bsize
-          guard b >= start, offset < bytes, q * bsize == offset else {
+          let q = offset < bytes ? UInt(Double(offset) * reciprocal + 0.5) : 0
+          guard b >= start, offset < bytes, q &* bsize == offset else {
             sink.fail("MI2", "\(name()): list \(kind) reaches \(hex(Int(bitPattern: b))), not a block below capacity \(capacity)")
             listsOK = false
             break
@@ -46,7 +51,7 @@ extension Mimalloc {
           }
           mark[i] = kind
           n += 1
-          b = MiBlock(b).next
+          b = memcheck ? MiBlock(b).next : MiBlock(b).nextWithoutMemcheck
         }
         if kind == Self.listFree { counts.free = n } else if kind == Self.listLocalFree { counts.localFree = n }
       }

@@ -1,15 +1,9 @@
-// Mimalloc+SegmentInvariants.swift — MI7: segments, ownership, spans and the slice table, for every live
+// Mimalloc+SegmentInvariants.swift — MI7: segments, ownership, spans and the slice table, for each live
 // segment (the whole walk) or one (the local check). Pool and span-queue membership are stamps
 // (``markPoolAndSpanQueues(threads:serial:)``) on the segments and free spans, set before the segment walks.
 // The slice table is compared as raw bits (``SegmentInfo/pageBits(atSlice:)``): no object is retained.
 
 extension Mimalloc {
-  /// MI7 for every live segment.
-  func checkSegments(_ segments: [MiSegment], threads: [MiThread], serial: UInt64, sink: inout ViolationSink) {
-    markPoolAndSpanQueues(threads: threads, serial: serial)
-    for segment in segments { checkSegment(segment, threads: threads, serial: serial, sink: &sink) }
-  }
-
   /// Stamps every segment in the abandoned pool, and every free span in a live thread's span queues with the
   /// bin it sits in (a span in two bins keeps the last).
   func markPoolAndSpanQueues(threads: [MiThread], serial: UInt64) {
@@ -22,8 +16,11 @@ extension Mimalloc {
     }
   }
 
-  /// MI7 for one segment; `markPoolAndSpanQueues` must have run with `serial`.
-  func checkSegment(_ segment: MiSegment, threads: [MiThread], serial: UInt64, sink: inout ViolationSink) {
+  /// MI7 for one segment; `markPoolAndSpanQueues` must have run with `serial`. `usedPage` sees every used
+  /// span in slice order (spans that do not tile end MI7's walk, not the visit), for the whole walk's other
+  /// per-page checks.
+  func checkSegment(_ segment: MiSegment, threads: [MiThread], serial: UInt64, sink: inout ViolationSink,
+                    usedPage: (MiPage) -> Void = { _ in }) {
     func name() -> String { "segment \(hex(Int(bitPattern: segment.base)))" }
     let info = segment.info
     let tid = segment.ownerId
@@ -31,8 +28,15 @@ extension Mimalloc {
     var usedSpans = 0
     var abandonedPages = 0
     var i = MiConst.infoSlices
+    var tiled = true
     for span in segment.spans {
-      if span.sliceIndex != i || span.sliceCount <= 0 { sink.fail("MI7", "\(name()): spans do not tile at slice \(i)"); break }
+      if span.isUsed { usedPage(span) }
+      guard tiled else { continue }
+      if span.sliceIndex != i || span.sliceCount <= 0 {
+        sink.fail("MI7", "\(name()): spans do not tile at slice \(i)")
+        tiled = false
+        continue
+      }
       let range = span.sliceIndex..<min(span.sliceIndex + span.sliceCount, segment.sliceEntries)
       if span.isUsed {
         usedSpans += 1

@@ -34,15 +34,19 @@ public final class MimallocAdapter: HeapsAdapter {
     case .made(let id): made[id].isAlive ? made[id] : nil
     }
   }
-  /// Every live heap with its identity.
+  /// Every live heap with its identity: tagged heaps thread by thread, then heap_new heaps. Cached (H1's
+  /// sweep asks every heap about every block); dropped by every op that makes or ends a thread or heap.
   private var liveHeaps: [(HeapIdentity, Heap)] {
+    if let cached = liveHeapsCache { return cached }
     var out: [(HeapIdentity, Heap)] = []
     for (t, thread) in threads.enumerated() where thread.isAlive {
       for tag in HeapTag.allCases { out.append((.tagged(thread: t, tag: tag.rawValue), thread.heap(tag))) }
     }
     for (id, h) in made.enumerated() where h.isAlive { out.append((.made(id), h)) }
+    liveHeapsCache = out
     return out
   }
+  private var liveHeapsCache: [(HeapIdentity, Heap)]? = nil
 
   // MARK: AllocatorAdapter (current thread, mem heap)
 
@@ -75,25 +79,35 @@ public final class MimallocAdapter: HeapsAdapter {
     threads = [allocator.mainThread]
     made = []
     currentThread = 0
+    liveHeapsCache = nil
   }
 
   // MARK: HeapsAdapter
 
   public func spawnThread() -> Int {
     threads.append(allocator.newThread())
+    liveHeapsCache = nil
     return threads.count - 1
   }
   public func switchThread(_ id: Int) { currentThread = id }
   public func exitThread() {
     current.exit()
+    liveHeapsCache = nil
     currentThread = 0
   }
   public func heapNew() -> Int {
     made.append(current.heapNew())
+    liveHeapsCache = nil
     return made.count - 1
   }
-  public func heapDestroy(_ id: Int) { made[id].destroy() }
-  public func heapDelete(_ id: Int) { made[id].delete() }
+  public func heapDestroy(_ id: Int) {
+    made[id].destroy()
+    liveHeapsCache = nil
+  }
+  public func heapDelete(_ id: Int) {
+    made[id].delete()
+    liveHeapsCache = nil
+  }
   public func heapCollect(_ r: HeapRef, force: Bool) { heap(r).collect(force: force) }
   public func heapVisit(_ r: HeapRef) -> [(start: Int, size: Int)] {
     var out: [(start: Int, size: Int)] = []
@@ -115,10 +129,7 @@ public final class MimallocAdapter: HeapsAdapter {
   public func heapsContaining(_ address: Int) -> [HeapIdentity] {
     let block = allocator.lookup(address)
     var out: [HeapIdentity] = []
-    for (t, thread) in threads.enumerated() where thread.isAlive {
-      for tag in HeapTag.allCases where thread.heap(tag).contains(block) { out.append(.tagged(thread: t, tag: tag.rawValue)) }
-    }
-    for (id, h) in made.enumerated() where h.isAlive && h.contains(block) { out.append(.made(id)) }
+    for (ident, heap) in liveHeaps where heap.contains(block) { out.append(ident) }
     return out
   }
   public func heapContains(_ ident: HeapIdentity, _ address: Int) -> Bool { heap(ident)?.contains(address) ?? false }

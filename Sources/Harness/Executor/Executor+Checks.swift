@@ -1,7 +1,8 @@
 // Executor+Checks.swift — the checks after every op: O13 ownership of every live pool block (first, so
 // nothing reads unmapped memory) when memory was unmapped, O4 on the touched block's neighbours, the
-// allocator invariants around the touched blocks — or all of them, on the cadence or when the mapping
-// changed — statistics rules O9–O11 on the cadence, and the periodic full canary sweep.
+// allocator invariants around the touched blocks — or all of them, on the cadence, when the mapping changed,
+// after thread and heap ops, or when the adapter's structure epoch moved — statistics rules O9–O11 on the
+// cadence, and the periodic full canary sweep.
 
 import Oracle
 
