@@ -29,13 +29,13 @@ extension Mimalloc {
     var abandonedPages = 0
     var i = MiConst.infoSlices
     var tiled = true
-    for span in segment.spans {
+    segment.forEachSpan { span in
       if span.isUsed { usedPage(span) }
-      guard tiled else { continue }
+      guard tiled else { return }
       if span.sliceIndex != i || span.sliceCount <= 0 {
         sink.fail("MI7", "\(name()): spans do not tile at slice \(i)")
         tiled = false
-        continue
+        return
       }
       let range = span.sliceIndex..<min(span.sliceIndex + span.sliceCount, segment.sliceEntries)
       if span.isUsed {
@@ -46,8 +46,8 @@ extension Mimalloc {
         if range.contains(where: { info.pageBits(atSlice: $0) != bits }) {
           sink.fail("MI7", "\(name()): slice table does not name the used page at slice \(span.sliceIndex)")
         }
-        if let heap, tid != 0, heap.thread.id != tid {
-          sink.fail("MI7", "\(name()) (thread \(tid)): page at slice \(span.sliceIndex) belongs to a heap of thread \(heap.thread.id)")
+        if let heap, tid != 0, heap.threadId != tid {
+          sink.fail("MI7", "\(name()) (thread \(tid)): page at slice \(span.sliceIndex) belongs to a heap of thread \(heap.threadId)")
         }
       } else {
         if range.contains(where: { info.pageBits(atSlice: $0) != 0 }) {

@@ -138,10 +138,22 @@ final class MiSegment: @unchecked Sendable {
     return p
   }
 
-  /// Every span in slice order (used pages and free spans), each exactly once. Lazy (the invariant walks
-  /// run it per segment, often): each step reads the current span's length, so the body must not re-tile
-  /// the segment (unqueueing a span is fine).
+  /// Every span in slice order (used pages and free spans), each exactly once. Lazy (no array is built):
+  /// each step reads the current span's length, so the body must not re-tile the segment (unqueueing a
+  /// span is fine).
   var spans: Spans { Spans(segment: self) }
+
+  /// `spans` as a callback over one read of the page objects, for the invariant walks: each span is lent
+  /// to `body` without the retain and release an iterator's element costs.
+  func forEachSpan(_ body: (MiPage) -> Void) {
+    let objects = pageObjects
+    var i = MiConst.infoSlices
+    while i < sliceEntries {
+      let s = objects[i] ?? span(at: i)  // every span start has its object; a corrupt length may not
+      body(s)
+      i += Swift.max(s.sliceCount, 1)
+    }
+  }
 
   struct Spans: Sequence, IteratorProtocol {
     unowned(unsafe) let segment: MiSegment
