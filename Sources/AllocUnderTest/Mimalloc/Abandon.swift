@@ -76,6 +76,7 @@ extension MiThread {
 
   /// `_mi_segment_page_abandon`: one more abandoned page; all pages abandoned → abandon the segment.
   func segmentPageAbandon(_ page: MiPage) {
+    mimalloc.structuresChanged()
     let segment = page.segment
     segment.abandoned += 1
     if segment.used == segment.abandoned { abandon(segment) }
@@ -83,6 +84,7 @@ extension MiThread {
 
   /// `mi_segment_abandon`: free spans leave our queues, thread id 0, first visit, onto the pool.
   private func abandon(_ segment: MiSegment) {
+    mimalloc.structuresChanged()
     for s in segment.spans where !s.isUsed { segment.removeFromSpanQueue(s) }
     segment.ownerThread = nil
     if !mimalloc.has(.abandonKeepsThreadId) { segment.storeOwnerId(0) }
@@ -131,6 +133,7 @@ extension MiThread {
   /// `mi_segment_check_free`: collect every used page's remote frees; free pages that became empty (and
   /// are QSBR-safe); report whether a free span of `slices` or a page of `bsize` with room exists.
   private func checkFree(_ segment: MiSegment, slices: Int, blockSize bsize: Int) -> Bool {
+    mimalloc.structuresChanged()  // collects the pages of a segment no op touched
     var hasRoom = false
     var i = MiConst.infoSlices
     while i < segment.sliceEntries {
@@ -158,6 +161,7 @@ extension MiThread {
   /// Free spans join our span queues. Returns (segment still exists, a page of `requestedBlockSize` with room
   /// came back).
   func reclaim(_ segment: MiSegment, into heap: Heap, requestedBlockSize: Int) -> (kept: Bool, rightPage: Bool) {
+    mimalloc.structuresChanged()
     segment.storeOwnerId(id)
     segment.ownerThread = self
     segment.abandonedVisits = 0

@@ -21,6 +21,10 @@ struct MiBlock: Equatable {
     nonmutating set { Memcheck.linkWord(address) { unsafe raw.storeBytes(of: newValue, as: UInt.self) } }
   }
 
+  /// `next` without the memcheck annotation, for the invariant walks' hot loop when Valgrind is not
+  /// running (``Memcheck/active`` false: the annotation is a no-op then anyway).
+  var nextWithoutMemcheck: UInt { unsafe raw.load(as: UInt.self) }
+
   /// Zeroes `count` bytes from the block start.
   func zero(count: Int) { unsafe raw.initializeMemory(as: UInt8.self, repeating: 0, count: count) }
 
@@ -74,6 +78,11 @@ struct SegmentInfo {
   /// Give the OS pages of `range` (page-aligned, inside this segment) back to `pages`; they read as zero.
   func decommit(_ range: Range<UInt>, in pages: PageSource) {
     unsafe pages.decommit(UnsafeMutableRawPointer(bitPattern: range.lowerBound)!, bytes: Int(range.upperBound - range.lowerBound))
+  }
+
+  /// Slice-table entry `i` as raw bits, to compare with ``MiPage/unmanagedBits`` (checks: no retain).
+  func pageBits(atSlice i: Int) -> UInt {
+    unsafe raw.load(fromByteOffset: MiConst.sliceTableOffset + 8 * i, as: UInt.self)
   }
 
   func setPage(_ page: MiPage?, slices range: Range<Int>) {

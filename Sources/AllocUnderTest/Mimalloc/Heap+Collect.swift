@@ -22,6 +22,7 @@ extension Heap {
   /// the delayed list is drained completely — after which no heap list refers to these pages — then each
   /// page is freed if empty or abandoned.
   func collect(mode: CollectMode) {
+    mimalloc.structuresChanged()
     let force = mode >= .force
     if mode == .force && thread.isMain && isBacking && !noReclaim {
       thread.reclaimAll(into: self)
@@ -50,6 +51,7 @@ extension Heap {
   public func delete() {
     requireUsable("delete")
     require(!isBacking, "delete of a backing heap: upstream abandons its pages; use MiThread.exit()")
+    mimalloc.structuresChanged()
     thread.backing.absorb(self)
     thread.forget(self)
   }
@@ -62,6 +64,7 @@ extension Heap {
       delete()
       return
     }
+    mimalloc.structuresChanged()
     let skipFull = mimalloc.has(.destroySkipsFullPages)
     forEachPage { page, q in
       if skipFull && q == MiConst.binFull { return }  // seeded: full pages stay, their blocks "live" on

@@ -2,14 +2,35 @@
 // `mi_heap_check_owned`, `mi_heap_visit_blocks`; CPython's `_mi_heap_area_init` force-collect, #553).
 // Read-mostly; `visitBlocks` collects pages as upstream does. Guarded by MI1/MI2 (what it walks).
 
+/// The used page holding an address (or none), looked up once to ask several heaps
+/// `Heap.contains(_: MiBlockLookup)` (the oracle asks every live heap about every live block).
+public struct MiBlockLookup {
+  let page: MiPage?
+  /// The page's `xheap`, read once.
+  let heap: Heap?
+
+  init(page: MiPage?) {
+    self.page = page
+    heap = page?.heap
+  }
+}
+
+extension Mimalloc {
+  /// The page lookup behind `mi_heap_contains_block`, for `Heap.contains(_: MiBlockLookup)`.
+  public func lookup(_ address: Int) -> MiBlockLookup { MiBlockLookup(page: livePage(containing: UInt(bitPattern: address))) }
+}
+
 extension Heap {
   /// `mi_heap_contains_block`: true iff `address` lies in a used page whose `xheap` is this heap. False for
   /// abandoned pages and for addresses outside every live segment.
-  public func contains(_ address: Int) -> Bool {
-    guard let page = mimalloc.livePage(containing: UInt(bitPattern: address)) else { return false }
-    if mimalloc.has(.hugeNotContained) && page.segment.isHuge { return false }  // seeded #587
-    if mimalloc.has(.containsAnyHeapOfThread) { return page.heap?.thread === thread }  // seeded
-    return page.heap === self
+  public func contains(_ address: Int) -> Bool { contains(mimalloc.lookup(address)) }
+
+  /// `mi_heap_contains_block` for an address already looked up (``Mimalloc/lookup(_:)``).
+  public func contains(_ block: MiBlockLookup) -> Bool {
+    guard block.page != nil else { return false }
+    if mimalloc.has(.hugeNotContained), let page = block.page, page.segment.isHuge { return false }  // seeded #587
+    if mimalloc.has(.containsAnyHeapOfThread) { return block.heap?.thread === thread }  // seeded
+    return block.heap === self
   }
 
   /// `mi_heap_check_owned`: `address` is word-aligned and inside the first `capacity` blocks of one of this
@@ -32,6 +53,7 @@ extension Heap {
   /// call then returns false). The visitor must not allocate or free.
   public func visitBlocks(all: Bool, _ visitor: (HeapArea, _ block: Int?, _ blockSize: Int) -> Bool) -> Bool {
     requireUsable("visitBlocks")
+    mimalloc.structuresChanged()  // collects every page of the heap
     delayedFreePartial()
     let lastQueue = mimalloc.has(.visitSkipsFullQueue) ? MiConst.binFull - 1 : MiConst.binFull  // seeded
     for q in 0...lastQueue {

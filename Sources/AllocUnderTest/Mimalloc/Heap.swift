@@ -15,6 +15,9 @@ public final class Heap: @unchecked Sendable {
   public let noReclaim: Bool
   /// The thread whose tld this heap belongs to.
   public unowned let thread: MiThread
+  /// `thread.id`, kept here so the invariant walks compare owners without a checked `unowned` load (an
+  /// atomic retain and release per page).
+  let threadId: UInt
   /// The allocator this heap belongs to. `unowned(unsafe)`: read on every allocation (seeded-bug tests),
   /// where a checked `unowned` costs an atomic retain and release; the ``Mimalloc`` instance outlives every use
   /// of its threads, heaps and segments (it owns them all: a program drops them before the allocator).
@@ -37,6 +40,7 @@ public final class Heap: @unchecked Sendable {
 
   init(thread: MiThread, tag: HeapTag, noReclaim: Bool, pageUseQSBR: Bool, serial: Int) {
     self.thread = thread
+    threadId = thread.id
     self.mimalloc = thread.mimalloc
     self.tag = tag
     self.noReclaim = noReclaim

@@ -47,12 +47,14 @@ public final class MiThread: @unchecked Sendable {
   public func heapNew() -> Heap {
     require(isAlive, "heapNew on exited MiThread \(id)")
     let heap = Heap(thread: self, tag: .mem, noReclaim: true, pageUseQSBR: false, serial: mimalloc.nextSerial())
+    mimalloc.structuresChanged()
     heaps.insert(heap, at: 0)
     return heap
   }
 
   /// `mi_heap_free`: forget a deleted or destroyed heap.
   func forget(_ heap: Heap) {
+    mimalloc.structuresChanged()
     heap.isAlive = false
     heaps.removeAll { $0 === heap }
   }
@@ -88,6 +90,7 @@ public final class MiThread: @unchecked Sendable {
   public func exit() {
     require(isAlive, "MiThread \(id) exited twice")
     require(!isMain, "the main MiThread never exits")
+    mimalloc.structuresChanged()
     for heap in heaps where heap.noReclaim { heap.delete() }
     for heap in taggedHeaps { heap.collect(mode: .abandon) }
     for heap in taggedHeaps { heap.isAlive = false }

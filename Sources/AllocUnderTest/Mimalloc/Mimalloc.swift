@@ -22,6 +22,16 @@ public final class Mimalloc: @unchecked Sendable {
   let abandonedPool = AbandonedPool()
   let qsbr = QSBRClock()
 
+  /// Counts the changes that reach beyond the page an operation touched (see Mimalloc+StructureEpoch.swift):
+  /// a page entering, leaving or moving between queues, QSBR parking, a span carved or freed, a segment
+  /// allocated, freed, abandoned or reclaimed, a delayed-free list drained, a collect, a heap made or gone.
+  /// Between two such changes, ``checkInvariants(around:)`` sees everything an operation could break.
+  /// Atomic (relaxed): real threads bump it concurrently; only quiescent readers compare it.
+  let structureEpochCounter = Atomic<Int>(0)
+  /// The serial of the last invariant walk; walks stamp pages and segments with it instead of building
+  /// sets (Mimalloc+Invariants.swift). Touched only by the quiescent walks.
+  var walkSerial: UInt64 = 0
+
   private struct Registry {
     /// Live segments by base address.
     var segments: [UInt: MiSegment] = [:]
@@ -58,6 +68,7 @@ public final class Mimalloc: @unchecked Sendable {
       return r.nextThreadId
     }
     let thread = MiThread(mimalloc: self, id: id, isMain: isMain)
+    structuresChanged()
     registry.withLock { $0.threads.append(thread) }
     return thread
   }
@@ -68,6 +79,7 @@ public final class Mimalloc: @unchecked Sendable {
   /// Back to a fresh state: every segment unmapped, every thread and heap dead, a new main thread.
   /// Cost: one `release` per live segment plus dropping the objects. Not thread-safe.
   public func reset() {
+    structuresChanged()
     releaseEverything()
     abandonedPool.removeAll()
     qsbr.reset()

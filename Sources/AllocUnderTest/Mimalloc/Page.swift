@@ -69,12 +69,18 @@ final class MiPage: @unchecked Sendable {
   /// The thread whose QSBR page list holds this page, if any (`qsbr_node` linked).
   var qsbrListOwner: MiThread?
 
+  /// Scratch of the invariant walks (Mimalloc+Invariants.swift); meaningful only while a field's serial
+  /// equals the running walk's ``Mimalloc/walkSerial``.
+  var walkMarks = PageWalkMarks()
+
   init(segment: MiSegment, sliceIndex: Int) {
     self.segment = segment
     self.sliceIndex = sliceIndex
   }
 
   var isUsed: Bool { blockSize > 0 }
+  /// This object as the slice table stores it (``SegmentInfo/pageBits(atSlice:)``).
+  var unmanagedBits: UInt { UInt(bitPattern: unsafe Unmanaged.passUnretained(self).toOpaque()) }
   /// Address of the first byte of the span.
   var spanStart: UInt { segment.base + UInt(sliceIndex << MiConst.sliceShift) }
   /// `mi_page_all_free`.

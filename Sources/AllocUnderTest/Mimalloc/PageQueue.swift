@@ -33,6 +33,7 @@ extension Heap {
 
   /// `mi_page_queue_push`: at the front; `inFull` follows the queue; `pageCount += 1`.
   func queuePushFront(_ page: MiPage, _ q: Int) {
+    mimalloc.structuresChanged()
     page.inFull = q == MiConst.binFull
     page.prev = nil
     page.next = queues[q].first
@@ -43,6 +44,7 @@ extension Heap {
 
   /// `mi_page_queue_remove`: unlink; `inFull` cleared; `pageCount −= 1`.
   func queueRemove(_ page: MiPage, _ q: Int) {
+    mimalloc.structuresChanged()
     unlink(page, q)
     page.inFull = false
     pageCount -= 1
@@ -50,6 +52,7 @@ extension Heap {
 
   /// `mi_page_queue_enqueue_from`: move `page` from queue `from` to the end of queue `to`.
   func queueMoveToEnd(_ page: MiPage, from: Int, to: Int) {
+    mimalloc.structuresChanged()
     unlink(page, from)
     page.prev = queues[to].last
     page.next = nil
@@ -69,6 +72,7 @@ extension Heap {
   /// Each page first gets its new `xheap`, then waits out state 1 and goes to state 0 (not overriding 3),
   /// so afterwards only this heap receives delayed frees for it (fix of #204). Returns the pages moved.
   func appendQueue(_ q: Int, from other: Heap) -> Int {
+    mimalloc.structuresChanged()
     var count = 0
     var page = other.queues[q].first
     while let p = page {

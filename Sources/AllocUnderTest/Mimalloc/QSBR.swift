@@ -35,6 +35,7 @@ extension MiPage {
   func clearQSBR() {
     qsbrGoal = 0
     if let owner = qsbrListOwner {
+      segment.owner.structuresChanged()
       owner.qsbrPages.removeAll { $0 === self }
       qsbrListOwner = nil
     }
@@ -61,6 +62,7 @@ extension Heap {
       pageFree(page, q)
       return true
     }
+    mimalloc.structuresChanged()
     page.clearQSBR()
     page.retireExpire = 0
     page.qsbrGoal = mimalloc.qsbr.advance()

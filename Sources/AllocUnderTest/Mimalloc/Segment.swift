@@ -36,6 +36,8 @@ final class MiSegment: @unchecked Sendable {
   var abandonedVisits = 0
   /// Set once the memory went back to the page source.
   var isReleased = false
+  /// The invariant walk with this serial found the segment in the abandoned pool (Mimalloc+Invariants.swift).
+  var walkPooled: UInt64 = 0
   /// Page objects by first slice index (created on first use, reused).
   private var pageObjects: [MiPage?]
   /// For the last slice of every span: the index of its first slice (`slice_offset` of the last entry).
@@ -102,6 +104,7 @@ final class MiSegment: @unchecked Sendable {
     }
     let segment = MiSegment(owner: owner, base: base, region: region, regionBytes: regionBytes,
                             isHuge: hugeBytes > 0, slices: slices, threadId: thread.id)
+    owner.structuresChanged()
     segment.info.setSegment(segment)
     segment.ownerThread = thread
     owner.register(segment)
@@ -135,16 +138,33 @@ final class MiSegment: @unchecked Sendable {
     return p
   }
 
-  /// Every span in slice order (used pages and free spans), each exactly once.
-  var spans: [MiPage] {
-    var out: [MiPage] = []
+  /// Every span in slice order (used pages and free spans), each exactly once. Lazy (no array is built):
+  /// each step reads the current span's length, so the body must not re-tile the segment (unqueueing a
+  /// span is fine).
+  var spans: Spans { Spans(segment: self) }
+
+  /// `spans` as a callback over one read of the page objects, for the invariant walks: each span is lent
+  /// to `body` without the retain and release an iterator's element costs.
+  func forEachSpan(_ body: (MiPage) -> Void) {
+    let objects = pageObjects
     var i = MiConst.infoSlices
     while i < sliceEntries {
-      let s = span(at: i)
-      out.append(s)
-      i += max(s.sliceCount, 1)
+      let s = objects[i] ?? span(at: i)  // every span start has its object; a corrupt length may not
+      body(s)
+      i += Swift.max(s.sliceCount, 1)
     }
-    return out
+  }
+
+  struct Spans: Sequence, IteratorProtocol {
+    unowned(unsafe) let segment: MiSegment
+    var i = MiConst.infoSlices
+
+    mutating func next() -> MiPage? {
+      guard i < segment.sliceEntries else { return nil }
+      let s = segment.span(at: i)
+      i += Swift.max(s.sliceCount, 1)
+      return s
+    }
   }
 
   /// The span whose last slice is `i`, for coalescing with a following span.
@@ -156,6 +176,7 @@ final class MiSegment: @unchecked Sendable {
   /// `mi_segment_span_allocate`: turn slices `i..<i+count` into a used page (block size set later by
   /// `MiPage.setUp`), write the slice table, `used += 1`.
   func spanAllocate(at i: Int, count: Int) -> MiPage {
+    owner.structuresChanged()
     let page = span(at: i)
     page.sliceCount = count
     page.blockSize = 1  // "used, not yet initialised" until setUp
@@ -173,6 +194,7 @@ final class MiSegment: @unchecked Sendable {
   /// `mi_segment_span_free`: slices `i..<i+count` become one free span, queued in the owner's span queues
   /// unless the segment is huge or abandoned.
   func spanFree(at i: Int, count: Int) {
+    owner.structuresChanged()
     let span = span(at: i)
     span.sliceCount = count
     span.blockSize = 0
@@ -192,6 +214,7 @@ final class MiSegment: @unchecked Sendable {
   /// merged with free neighbours (`mi_segment_span_free_coalesce`); `used −= 1`. Returns the merged span.
   @discardableResult
   func pageClear(_ page: MiPage) -> MiPage {
+    owner.structuresChanged()
     page.clearPageFields()
     info.setPage(nil, slices: page.sliceIndex..<min(page.sliceIndex + page.sliceCount, sliceEntries))
     used -= 1
@@ -225,6 +248,7 @@ final class MiSegment: @unchecked Sendable {
   /// elsewhere keep the objects but see `isReleased`.
   func release() {
     guard !isReleased else { return }
+    owner.structuresChanged()
     owner.unregister(self)
     releaseMemory(to: owner.pages)
   }

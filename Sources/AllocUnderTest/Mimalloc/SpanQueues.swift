@@ -29,12 +29,19 @@ final class MiSpanQueues {
     span.inSpanQueue = false
   }
 
-  /// The spans of bin `bin`, front to back, at most `limit` of them (for checks).
-  func spans(inBin bin: Int, limit: Int) -> [MiPage] {
-    var out: [MiPage] = []
-    var s = first[bin]
-    while let span = s, out.count < limit { out.append(span); s = span.next }
-    return out
+  /// Calls `body` on every queued span with its bin, bin by bin, front to back, at most `limit` per bin
+  /// (for checks; one read of the heads, most bins being empty).
+  func forEachQueuedSpan(limitPerBin limit: Int, _ body: (MiPage, Int) -> Void) {
+    let heads = first
+    for bin in heads.indices where heads[bin] != nil {
+      var s = heads[bin]
+      var n = 0
+      while let span = s, n < limit {
+        body(span, bin)
+        n += 1
+        s = span.next
+      }
+    }
   }
 
   /// Drop every span (thread exit after every segment was abandoned or freed; reset).

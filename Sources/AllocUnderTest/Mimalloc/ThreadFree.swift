@@ -248,6 +248,7 @@ extension Heap {
   @discardableResult
   func delayedFreePartial() -> Bool {
     var block = takeDelayedFree()
+    if block != 0 { mimalloc.structuresChanged() }  // frees into pages no op touched
     var allFreed = true
     while block != 0 {
       let next = MiBlock(block).next  // read before the block is freed and relinked

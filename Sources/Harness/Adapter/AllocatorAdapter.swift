@@ -33,6 +33,11 @@ public protocol AllocatorAdapter: AnyObject {
   /// lists; mimalloc: its page and segment), in time independent of the allocator's size: what one op
   /// there could have broken. Empty when sound or unsupported (the default).
   func checkInvariants(around address: Int) -> [(id: String, detail: String)]
+  /// A counter that moves whenever an op changed allocator structures beyond what
+  /// ``checkInvariants(around:)`` of its touched addresses covers (mimalloc: a page changing queues, a
+  /// segment mapped or abandoned, a delayed list drained, …); the executor then runs the whole walk. nil
+  /// (the default) when the adapter cannot tell: every op then counts as such a change.
+  var structureEpoch: Int? { get }
   /// Bytes the platform layer has mapped right now.
   var mappedBytes: Int { get }
 
@@ -44,6 +49,7 @@ import AllocUnderTest
 
 extension AllocatorAdapter {
   public func checkInvariants(around address: Int) -> [(id: String, detail: String)] { [] }
+  public var structureEpoch: Int? { nil }
   /// Bytes of a live block (the executor has checked that the block is still owned).
   public func read(_ address: Int, count: Int) -> [UInt8] { MemoryAccess.readUnchecked(address: address, count: count) }
   /// Writes into a live block the program holds.

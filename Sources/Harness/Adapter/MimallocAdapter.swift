@@ -34,15 +34,19 @@ public final class MimallocAdapter: HeapsAdapter {
     case .made(let id): made[id].isAlive ? made[id] : nil
     }
   }
-  /// Every live heap with its identity.
+  /// Every live heap with its identity: tagged heaps thread by thread, then heap_new heaps. Cached (H1's
+  /// sweep asks every heap about every block); dropped by every op that makes or ends a thread or heap.
   private var liveHeaps: [(HeapIdentity, Heap)] {
+    if let cached = liveHeapsCache { return cached }
     var out: [(HeapIdentity, Heap)] = []
     for (t, thread) in threads.enumerated() where thread.isAlive {
       for tag in HeapTag.allCases { out.append((.tagged(thread: t, tag: tag.rawValue), thread.heap(tag))) }
     }
     for (id, h) in made.enumerated() where h.isAlive { out.append((.made(id), h)) }
+    liveHeapsCache = out
     return out
   }
+  private var liveHeapsCache: [(HeapIdentity, Heap)]? = nil
 
   // MARK: AllocatorAdapter (current thread, mem heap)
 
@@ -64,6 +68,10 @@ public final class MimallocAdapter: HeapsAdapter {
   public func snapshot() -> StatsSnapshot? { nil }
   public func statsText() -> String? { nil }
   public func checkInvariants() -> [(id: String, detail: String)] { allocator.checkInvariants().map { ($0.id, $0.detail) } }
+  public func checkInvariants(around address: Int) -> [(id: String, detail: String)] {
+    allocator.checkInvariants(around: address).map { ($0.id, $0.detail) }
+  }
+  public var structureEpoch: Int? { allocator.structureEpoch }
 
   public func reset() {
     allocator.reset()
@@ -71,25 +79,35 @@ public final class MimallocAdapter: HeapsAdapter {
     threads = [allocator.mainThread]
     made = []
     currentThread = 0
+    liveHeapsCache = nil
   }
 
   // MARK: HeapsAdapter
 
   public func spawnThread() -> Int {
     threads.append(allocator.newThread())
+    liveHeapsCache = nil
     return threads.count - 1
   }
   public func switchThread(_ id: Int) { currentThread = id }
   public func exitThread() {
     current.exit()
+    liveHeapsCache = nil
     currentThread = 0
   }
   public func heapNew() -> Int {
     made.append(current.heapNew())
+    liveHeapsCache = nil
     return made.count - 1
   }
-  public func heapDestroy(_ id: Int) { made[id].destroy() }
-  public func heapDelete(_ id: Int) { made[id].delete() }
+  public func heapDestroy(_ id: Int) {
+    made[id].destroy()
+    liveHeapsCache = nil
+  }
+  public func heapDelete(_ id: Int) {
+    made[id].delete()
+    liveHeapsCache = nil
+  }
   public func heapCollect(_ r: HeapRef, force: Bool) { heap(r).collect(force: force) }
   public func heapVisit(_ r: HeapRef) -> [(start: Int, size: Int)] {
     var out: [(start: Int, size: Int)] = []
@@ -107,8 +125,12 @@ public final class MimallocAdapter: HeapsAdapter {
   public func collect(force: Bool) { current.collect(force: force) }
   public func quiescent() { current.quiescent() }
 
+  /// In `liveHeaps` order; the address is looked up once for all heaps (the sweep asks about every block).
   public func heapsContaining(_ address: Int) -> [HeapIdentity] {
-    liveHeaps.filter { $0.1.contains(address) }.map(\.0)
+    let block = allocator.lookup(address)
+    var out: [HeapIdentity] = []
+    for (ident, heap) in liveHeaps where heap.contains(block) { out.append(ident) }
+    return out
   }
   public func heapContains(_ ident: HeapIdentity, _ address: Int) -> Bool { heap(ident)?.contains(address) ?? false }
   public func heapUsedBlocks(_ ident: HeapIdentity) -> Int { heap(ident)?.usedBlocks() ?? 0 }

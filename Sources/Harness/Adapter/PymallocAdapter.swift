@@ -70,6 +70,9 @@ public final class PymallocAdapter: PlacementReporting {
   public func checkInvariants(around address: Int) -> [(id: String, detail: String)] {
     allocator.checkInvariants(around: address).map { ($0.id, $0.detail) }
   }
+  /// Constant: pymalloc's only changes beyond one pool and its arena's lists are arenas mapped and unmapped,
+  /// which the executor sees in ``mappedBytes``.
+  public var structureEpoch: Int? { 0 }
   /// Fresh allocator state and fault counters (so `.nth(k)` means the k-th call of this run).
   public func reset() {
     if persistent {

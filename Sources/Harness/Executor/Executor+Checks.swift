@@ -1,7 +1,8 @@
 // Executor+Checks.swift — the checks after every op: O13 ownership of every live pool block (first, so
 // nothing reads unmapped memory) when memory was unmapped, O4 on the touched block's neighbours, the
-// allocator invariants around the touched blocks — or all of them, on the cadence or when the mapping
-// changed — statistics rules O9–O11 on the cadence, and the periodic full canary sweep.
+// allocator invariants around the touched blocks — or all of them, on the cadence, when the mapping changed,
+// after thread and heap ops, or when the adapter's structure epoch moved — statistics rules O9–O11 on the
+// cadence, and the periodic full canary sweep.
 
 import Oracle
 
@@ -19,12 +20,18 @@ extension Executor {
     // arena lists): the invariants walk everything.
     let mappingChanged = mapped != lastMappedBytes
     lastMappedBytes = mapped
+    // The allocator changed structures beyond what the local check of the touched blocks covers (a page
+    // changed queues, a segment was abandoned, …), or cannot tell: the invariants walk everything.
+    let epoch = adapter.structureEpoch
+    let structuresChanged = epoch == nil || epoch != lastStructureEpoch
+    lastStructureEpoch = epoch
     if let t = touched, rules.contains(.canary) {
       let (below, above) = live.neighbourPair(of: t)
       if let b = below, let v = edgeCanaryCheck(i, b) { return v }
       if let b = above, let v = edgeCanaryCheck(i, b) { return v }
     }
-    if o.walks(every: o.invariantsEvery, after: i) || ((walkAfterOp || mappingChanged) && o.invariantsEvery > 0) {
+    if o.walks(every: o.invariantsEvery, after: i)
+      || ((walkAfterOp || mappingChanged || structuresChanged) && o.invariantsEvery > 0) {
       if let v = invariants(i) { return v }
     } else if o.invariantsEvery > 0 {
       if let t = touched, let v = localInvariants(i, around: t) { return v }

@@ -16,7 +16,9 @@ extension Executor {
     touchedAddress = nil
     movedFrom = nil
     // Thread and heap ops change pages and segments no one address names (abandonment, reclaim, a heap's
-    // pages, delayed frees): the invariants walk everything after them; aligned allocations name their block.
+    // pages, delayed frees): the invariants walk everything after them. Exceptions: ops that change nothing
+    // (spawn, switch), and ops whose every change beyond their block moves the adapter's structure epoch
+    // (heap_new, heap allocations, which name their block).
     walkAfterOp = true
     switch op {
     case .spawn:
@@ -35,6 +37,7 @@ extension Executor {
       }
       record(i, "exit()" + threadNote, "ok, \(orphaned) blocks orphaned")
     case .heapNew:
+      walkAfterOp = false  // an empty heap; adding it moves the structure epoch
       record(i, "h\(h.heapNew()) = heap_new()" + threadNote, "ok")
     case .heapDestroy(let r):
       let ident = r.identity(on: cur)

@@ -58,6 +58,7 @@ public struct Executor {
     adapter.reset()
     var e = Executor(adapter: adapter, heaps: adapter as? HeapsAdapter, config: config)
     e.rules = RuleBits(config.oracle.rules)
+    e.lastStructureEpoch = adapter.structureEpoch
     if e.heaps == nil, e.rules.contains(.statsMatchModel) { e.live.countClasses(config.oracle.geometry) }
     let violation = e.runAll(program)
     var verdict = Verdict(violation: violation, trace: e.trace, opsExecuted: e.ops)
@@ -117,6 +118,8 @@ public struct Executor {
   var walkAfterOp = false
   /// Mapped bytes after the previous op; a drop triggers the ownership sweep.
   var lastMappedBytes = 0
+  /// ``AllocatorAdapter/structureEpoch`` after the previous op; a change triggers the whole walk.
+  var lastStructureEpoch: Int? = nil
   /// Ops since the last full canary sweep.
   var opsSinceSweep = 0
   /// The op after which the cadence last swept every block, if any.
