@@ -86,7 +86,7 @@ struct FuzzCommand: ParsableCommand {
       ("targets", record.targets.map { "\($0.name) ×\($0.jobs)" }.joined(separator: ", ")),
       ("time", CLISupport.spell(total) + (untilCrash ? ", or until the first crash" : "")),
       ("seed", hex(seed)), ("bugs", bugs.isEmpty ? "none" : bugs.joined(separator: ", ")),
-      ("oracle", "every rule and invariant after every op (the fuzz targets' oracle)"),
+      ("oracle", "every rule after every op, invariants around the touched blocks, whole walks on the growing cadence (the fuzz targets' oracle)"),
       ("libFuzzer", "-max_len=\(maxLen) -timeout=\(timeout) -detect_leaks=0, dictionary corpus/<target>/<target>.dict"),
       ("rerun", record.command),
     ])

@@ -30,7 +30,7 @@ struct ReportCommand: ParsableCommand {
       + (record.bugs.isEmpty ? "none" : record.bugs.joined(separator: ", ")) + "\n  started \(record.started); rerun: \(record.command)\n"
     for t in record.targets {
       out += "\n\(t.name) (\(t.product), \(t.jobs) job\(t.jobs == 1 ? "" : "s"), \(t.processes) process\(t.processes == 1 ? "" : "es"))\n"
-      out += "  time \(Int(t.seconds)) s, executions \(t.execs), \(Int(t.execPerSec.rounded())) exec/s (oracle on: every rule and invariant after every op)\n"
+      out += "  time \(Int(t.seconds)) s, executions \(t.execs), \(Int(t.execPerSec.rounded())) exec/s (oracle on: every rule after every op, invariants around each op and whole walks on the cadence)\n"
       out += "  coverage: cov \(t.cov), ft \(t.ft); corpus \(t.corpusStart) → \(t.corpusEnd) inputs (+\(t.corpusEnd - t.corpusStart))\n"
       let mine = samples.filter { $0.target == t.name }
       if mine.count >= 2 {

@@ -54,7 +54,7 @@ struct ReproCommand: ParsableCommand {
       ("target", "\(t.name) (\(t.product)), the executor without sanitizer"),
       ("allocator", peer == .reference ? adapter.name : "\(peer.rawValue) (real)"),
       ("bugs", bugs.isEmpty ? "none" : bugs.joined(separator: ", ")),
-      ("checks", peer == .reference ? "all (every rule and invariant after every op)" : "all the peer can answer"),
+      ("checks", peer == .reference ? "all (every rule after every op; invariants around each op, whole walks on the cadence)" : "all the peer can answer"),
     ])
     let verdict = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: oracle, runSeed: loaded.seedComment ?? 0))
     let text = ProgramText.render(program, family: t.family, comments: ["from \(file)"])
