@@ -6,7 +6,7 @@
 // +QueueInvariants.swift (MI6), +SegmentInvariants.swift (MI7); the check around one address, run between
 // two whole walks: Mimalloc+LocalInvariants.swift.
 //
-// The executor runs a whole walk after many ops (every one of the first 63, and every op that moved
+// The executor runs a whole walk after many ops (every one of the first 15, then 8 per doubling, and every op that moved
 // ``Mimalloc/structureEpoch``), and it almost never fails, so the passing path is kept
 // cheap: message text is built only for a reported violation (``ViolationSink``), list memberships are
 // stamps on the pages and segments (``PageWalkMarks``, serial per walk) instead of sets, block marks live on
