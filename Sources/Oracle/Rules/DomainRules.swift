@@ -94,8 +94,9 @@ public enum DomainRules {
   }
 
   /// D8: the call returned NULL iff its request is refused.
-  public static func nullIffRefused(opIndex: Int, call: String, refused: Bool, gotNull: Bool) -> Violation? {
+  public static func nullIffRefused(opIndex: Int, call: @autoclosure () -> String, refused: Bool, gotNull: Bool) -> Violation? {
     guard refused != gotNull else { return nil }
+    let call = call()  // spelled only for a violation: the rule runs on every allocation
     return Violation(opIndex: opIndex, .nullIffRefused,
       refused ? "\(call) returned a block for a request that must be refused" : "\(call) returned NULL for a request that must succeed")
   }
