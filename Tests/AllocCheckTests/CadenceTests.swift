@@ -32,23 +32,11 @@ struct CadenceTests {
     #expect(RuleID.allCases.allSatisfy { bits.contains($0) == rules.contains($0) })
   }
 
-  @Test("each seeded pymalloc invariant bug is caught at the same op under the growing cadence as under a walk after every op",
+  @Test("each seeded pymalloc invariant bug is caught at the same op with the growing cadence, and with whole walks only where the mapping changes, as with a walk after every op",
         arguments: QualityCase.all.filter { $0.check.hasPrefix("PM") })
   func sameOp(_ c: QualityCase) throws {
-    let buggy = PymallocAdapter(bugs: [c.bug])
-    var fixed = c.oracle
-    fixed.cadence = .fixed
-    var hit: (seed: UInt64, program: Program, violation: Violation)? = nil
-    for (g, n) in huntPlan where hit == nil {
-      hit = BugHunt.search(seed: 0xCADE_0000, programs: n, generator: g, adapter: buggy, oracle: fixed) { $0.rule == c.check }
-    }
-    let found = try #require(hit, "\(c.check) never caught \(c.bug.rawValue) with a walk after every op")
-    var growing = c.oracle
-    growing.cadence = .growing
-    let v = Executor.run(found.program, on: buggy, config: ExecutorConfig(oracle: growing, runSeed: found.seed)).violation
-    #expect(v?.rule == c.check && v?.opIndex == found.violation.opIndex,
-            "\(c.bug.rawValue): every op caught it at op \(found.violation.opIndex); growing: \(v.map { "\($0.rule) at op \($0.opIndex)" } ?? "not caught")")
-    print("[cadence \(c.check) ← \(c.bug.rawValue)] op \(found.violation.opIndex) of \(found.program.ops.count): \(v?.detail ?? "-")")
+    try expectCaughtAtSameOp(check: c.check, bug: c.bug.rawValue, adapter: PymallocAdapter(bugs: [c.bug]), oracle: c.oracle,
+                             plan: huntPlan, seed: 0xCADE_0000)
   }
 
   @Test("the local check alone sees a broken pool: a freed block lost from its pool's free list")
@@ -120,4 +108,29 @@ struct OracleSpeedTests {
     MemoryAccess.storeWordUnchecked(address: a, 0)  // leave a list the reset can walk
     adapter.reset()
   }
+}
+
+/// Hunts `plan` from `seed` with a whole walk after every op for a program on which `check` catches `bug`, then
+/// requires the same violation at the same op (1) under the growing cadence and (2) with no cadence walks at
+/// all — after every op only the local check, and the whole walk only where the mapping or the structure epoch
+/// moved, after thread and heap ops, and at the end — which is what shows the local check catches it.
+func expectCaughtAtSameOp<G: ProgramGenerating>(check: String, bug: String, adapter: AllocatorAdapter, oracle: OracleConfig,
+                                                plan: [(generator: G, programs: Int)], seed: UInt64) throws {
+  var fixed = oracle
+  fixed.cadence = .fixed
+  var hit: (seed: UInt64, program: Program, violation: Violation)? = nil
+  for (g, n) in plan where hit == nil {
+    hit = BugHunt.search(seed: seed, programs: n, generator: g, adapter: adapter, oracle: fixed) { $0.rule == check }
+  }
+  let found = try #require(hit, "\(check) never caught \(bug) with a walk after every op")
+  var growing = oracle
+  growing.cadence = .growing
+  var local = oracle
+  local.invariantsEvery = 1 << 40
+  for (name, o) in [("growing", growing), ("local", local)] {
+    let v = Executor.run(found.program, on: adapter, config: ExecutorConfig(oracle: o, runSeed: found.seed)).violation
+    #expect(v?.rule == check && v?.opIndex == found.violation.opIndex,
+            "\(bug): every op caught it at op \(found.violation.opIndex); \(name): \(v.map { "\($0.rule) at op \($0.opIndex)" } ?? "not caught")")
+  }
+  print("[cadence \(check) ← \(bug)] op \(found.violation.opIndex) of \(found.program.ops.count): \(found.violation.detail)")
 }

@@ -61,26 +61,8 @@ struct MimallocLocalInvariantTests {
   @Test("each seeded mimalloc invariant bug is caught at the same op with the growing cadence, and with whole walks only where the epoch moves, as with a walk after every op",
         arguments: HeapsQualityCase.all.filter { $0.check.hasPrefix("MI") })
   func sameOp(_ c: HeapsQualityCase) throws {
-    let buggy = MimallocAdapter(bugs: [c.bug])
-    var fixed = c.oracle
-    fixed.cadence = .fixed
     let seed: UInt64 = 0xCADE_1000 + UInt64(MimallocBug.allCases.firstIndex(of: c.bug)!)
-    var hit: (seed: UInt64, program: Program, violation: Violation)? = nil
-    for (g, n) in heapsHuntPlan where hit == nil {
-      hit = BugHunt.search(seed: seed, programs: n, generator: g, adapter: buggy, oracle: fixed) { $0.rule == c.check }
-    }
-    let found = try #require(hit, "\(c.check) never caught \(c.bug.rawValue) with a walk after every op")
-    var growing = c.oracle
-    growing.cadence = .growing
-    // No cadence walks: after every op the local check, and the whole walk only where the structure epoch
-    // or the mapping moved, after thread and heap ops, and at the end.
-    var local = c.oracle
-    local.invariantsEvery = 1 << 40
-    for (name, oracle) in [("growing", growing), ("local", local)] {
-      let v = Executor.run(found.program, on: buggy, config: ExecutorConfig(oracle: oracle, runSeed: found.seed)).violation
-      #expect(v?.rule == c.check && v?.opIndex == found.violation.opIndex,
-              "\(c.bug.rawValue): every op caught it at op \(found.violation.opIndex); \(name): \(v.map { "\($0.rule) at op \($0.opIndex)" } ?? "not caught")")
-    }
-    print("[cadence \(c.check) ← \(c.bug.rawValue)] op \(found.violation.opIndex) of \(found.program.ops.count): \(found.violation.detail)")
+    try expectCaughtAtSameOp(check: c.check, bug: c.bug.rawValue, adapter: MimallocAdapter(bugs: [c.bug]), oracle: c.oracle,
+                             plan: heapsHuntPlan, seed: seed)
   }
 }
