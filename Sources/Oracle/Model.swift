@@ -109,12 +109,6 @@ public struct LiveBlocks: Sendable {
   }
 
   /// The live blocks just below and just above `address` (skipping blocks at exactly that address).
-  public func neighbours(of address: Int) -> [ModelBlock] {
-    let (below, above) = neighbourPair(of: address)
-    return [below, above].compactMap { $0 }
-  }
-
-  /// ``neighbours(of:)`` without building an array: the block just below and the one just above.
   public func neighbourPair(of address: Int) -> (below: ModelBlock?, above: ModelBlock?) {
     let i = lowerBound(address)
     let below = i > 0 ? self[sorted[i - 1].id] : nil

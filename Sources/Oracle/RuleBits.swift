@@ -56,5 +56,4 @@ public struct RuleBits: Sendable, Equatable {
   @inlinable
   public func contains(_ rule: RuleID) -> Bool { bits & (1 << UInt64(rule.ordinal)) != 0 }
 
-  public func isDisjoint(with rules: Set<RuleID>) -> Bool { bits & RuleBits(rules).bits == 0 }
 }

@@ -6,7 +6,7 @@
 // all CPython asks for, so pymalloc arenas land wherever mmap puts them, often not pool-aligned (intended).
 // The source remembers its live regions, so a double release, a wrong size or a stray decommit traps instead
 // of unmapping or zeroing someone else's memory; ``MmapPageSource/deinit`` unmaps whatever is still live.
-// Thread-safe: all state is under one `Mutex`. No `checkInvariants()`: the region list is checked by
+// Thread-safe: the regions and counters are under one `Mutex`, the recycling bin under another. No `checkInvariants()`: the region list is checked by
 // preconditions at every reserve, release and decommit.
 //
 // Recycling (``init(faults:recycle:)``, off by default): a released region goes to a small bin instead of

@@ -38,10 +38,6 @@ struct ArenaObject {
     let excess = a.address & PymallocLayout.poolSizeMask
     return excess == 0 ? a : a + (PymallocLayout.poolSize - excess)
   }
-  /// Every carved pool, in address order.
-  var carvedPools: [PoolRef] {
-    (0..<carvedCount).map { carvedPool($0) }
-  }
   /// How many pools have been carved (the walks index them with ``carvedPool(_:)``, allocating nothing).
   var carvedCount: Int {
     guard let first = firstPool, let end = poolAddress else { return 0 }

@@ -162,16 +162,17 @@ extension Pymalloc {
   /// Runs after every op (``checkInvariants(around:)``), so it keeps its flags in one byte per descriptor on
   /// the stack and allocates nothing unless it fails.
   ///
-  /// `nfpAround`: check only the nfp2lasta entries next to this free-pool count (k − 1 … k + 1), the ones an
-  /// op on an arena with k free pools can have changed (the local check); nil checks all of them.
-  func checkArenaLists(nfpAround: Int? = nil, fail: (String, String) -> Void) {
+  /// `nfp2lastaEntries`: the nfp2lasta entries to check (the local check: those one op can have changed);
+  /// nil checks all of them.
+  func checkArenaLists(nfp2lastaEntries: Range<Int>? = nil, fail: (String, String) -> Void) {
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: arenas.count) { marks in
       marks.initialize(repeating: 0)
-      checkArenaLists(marks: marks, nfpAround: nfpAround, fail: fail)
+      checkArenaLists(marks: marks, nfp2lastaEntries: nfp2lastaEntries, fail: fail)
     }
   }
 
-  private func checkArenaLists(marks: UnsafeMutableBufferPointer<UInt8>, nfpAround: Int?, fail: (String, String) -> Void) {
+  private func checkArenaLists(marks: UnsafeMutableBufferPointer<UInt8>, nfp2lastaEntries: Range<Int>?,
+                               fail: (String, String) -> Void) {
     let onUnusedMark: UInt8 = 1, onUsableMark: UInt8 = 2
     var u = unusedArenaObjects
     while let i = u {
@@ -182,8 +183,7 @@ extension Pymalloc {
     for i in arenas.indices where (arenas[i].address == nil) != (marks[i] & onUnusedMark != 0) {
       fail("PM4", "descriptor \(i): address nil = \(arenas[i].address == nil) but on unused list = \(marks[i] & onUnusedMark != 0)")
     }
-    // The usable list: linked both ways, every entry live, sorted by nfreepools; nfp2lasta[k] is the
-    // rightmost entry with k free pools (checked against the entry where a run of equal counts ends).
+    // The usable list: linked both ways, every entry live, sorted by nfreepools.
     var onUsable = 0
     var prev: Int? = nil
     var cur = usableArenas
@@ -226,7 +226,7 @@ extension Pymalloc {
         steps += 1
         c = arenas[i].nextArena
       }
-      let checked = nfpAround.map { max($0 - 1, 0)..<min($0 + 2, nfp2lasta.count) } ?? nfp2lasta.indices
+      let checked = nfp2lastaEntries?.clamped(to: nfp2lasta.indices) ?? nfp2lasta.indices
       for k in checked where nfp2lasta[k] != (rightmost[k] < 0 ? nil : rightmost[k]) {
         fail("PM4", "nfp2lasta[\(k)] = \(String(describing: nfp2lasta[k])), rightmost with \(k) free pools is \(String(describing: rightmost[k] < 0 ? nil : Optional(rightmost[k])))")
       }

@@ -20,9 +20,10 @@ extension Pymalloc {
       if address >= base && address < base + PymallocLayout.arenaSize { home = k }
     }
     if let a = home { checkAround(address, arena: a, fail: fail) }
-    // nfp2lasta: the entries around the touched arena's free-pool count (one op moves it by one pool at most;
-    // the whole walk reads every entry). A block outside the arenas changed no arena.
-    checkArenaLists(nfpAround: home.map { arenas[$0].nfreepools } ?? -2, fail: fail)
+    // nfp2lasta: the entries around the touched arena's free-pool count k, k − 1 … k + 1 (one op moves it by
+    // one pool at most; the whole walk reads every entry). A block outside the arenas changed no arena.
+    let k = home.map { arenas[$0].nfreepools }
+    checkArenaLists(nfp2lastaEntries: k.map { $0 - 1..<$0 + 2 } ?? 0..<0, fail: fail)
     checkCounters(liveCount: liveCount, fail: fail)
     return out
   }

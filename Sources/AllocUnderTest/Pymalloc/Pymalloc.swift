@@ -52,7 +52,8 @@ public final class Pymalloc {
   /// Is `bug` switched on? One load and a branch when no bug is (every normal run).
   @inline(__always) func has(_ bug: PymallocBug) -> Bool { bugBits != 0 && bugBits & bug.bit != 0 }
 
-  /// Returns to a freshly initialised state: every arena unmapped, radix nodes freed, counters zero.
+  /// Returns to a freshly initialised state: every arena unmapped, no radix node in use (clean ones kept as
+  /// spares, ArenaMap), counters zero.
   /// Blocks still held by callers become invalid. Raw-allocator blocks are not touched.
   public func reset() {
     releaseEverything(keepSpares: true)

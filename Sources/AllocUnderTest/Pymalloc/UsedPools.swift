@@ -55,17 +55,4 @@ struct UsedPools {
     next.prevpool = prev
     prev.nextpool = next
   }
-
-  /// Every pool on class `c`'s list, front to back (bounded by `limit` to survive a corrupted cycle).
-  func pools(_ c: Int, limit: Int) -> [PoolRef] {
-    var out: [PoolRef] = []
-    let h = head(c)
-    var p = h.nextpool!
-    while p != h && out.count < limit {
-      out.append(p)
-      guard let n = p.nextpool else { break }
-      p = n
-    }
-    return out
-  }
 }
