@@ -27,6 +27,10 @@ let package = Package(
     .executable(name: "fuzz-pymalloc-diff", targets: ["FuzzPymallocDiff"]),
     .executable(name: "fuzz-heaps-diff", targets: ["FuzzHeapsDiff"]),
     .library(name: "Harness", targets: ["Harness"]),
+    // The reference allocators behind a C ABI (issue 13): Sources/AllocCheckHost/alloccheck_ref.h.
+    .library(name: "alloccheck-ref", type: .dynamic, targets: ["RefABI"]),
+    // CPython 3.11 embedded with its object allocator served by liballoccheck-ref.so (`alloc-check host`).
+    .executable(name: "alloc-check-host", targets: ["AllocCheckHost"]),
   ],
   dependencies: [
     .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
@@ -57,6 +61,12 @@ let package = Package(
                       path: "Sources/FuzzTargets/Entries/FuzzPymallocDiff", swiftSettings: strictSafety),
     .executableTarget(name: "FuzzHeapsDiff", dependencies: ["FuzzTargets"],
                       path: "Sources/FuzzTargets/Entries/FuzzHeapsDiff", swiftSettings: strictSafety),
+    // The C ABI of the reference allocators: `@_cdecl` entry points over Harness's CallOracle and CallRecorder.
+    .target(name: "RefABI", dependencies: ["AllocUnderTest", "Harness", "Oracle"]),
+    // The embedding host: C, links libpython3.11 (libpython3.11-dev) and dlopens liballoccheck-ref.so.
+    .executableTarget(name: "AllocCheckHost",
+                      cSettings: [.unsafeFlags(["-I/usr/include/python3.11"])],
+                      linkerSettings: [.linkedLibrary("python3.11"), .linkedLibrary("dl")]),
     // The real-thread stress runner (`alloc-check stress`): drives the reference allocators directly
     // (AllocUnderTest: `Mimalloc`, `Pymalloc`, and `MemoryAccess` for the canary words; no pointers here).
     .target(name: "Stress", dependencies: ["AllocUnderTest", "Harness"], swiftSettings: strictSafety),

@@ -13,6 +13,11 @@ public enum StatsRules {
       expected = Array(repeating: 0, count: g.classCount)
       for b in live.blocks where b.small && g.isSmall(b.classRequest) { expected[g.sizeClass(b.classRequest)] += 1 }
     }
+    return matchModel(opIndex: opIndex, s, classCounts: expected, g)
+  }
+
+  /// O9 against per-class counts of the live pool blocks (a model that keeps them itself: the host's).
+  public static func matchModel(opIndex: Int, _ s: StatsSnapshot, classCounts expected: [Int], _ g: SmallObjectGeometry) -> Violation? {
     for row in s.classes where row.sizeClass < expected.count && row.blocksInUse != expected[row.sizeClass] {
       return Violation(opIndex: opIndex, .statsMatchModel,
         "class \(row.sizeClass) (\(row.blockSize) bytes): stats say \(row.blocksInUse) blocks in use, the program holds \(expected[row.sizeClass])")
@@ -54,12 +59,17 @@ public enum StatsRules {
   /// O11: at most one arena has no used pool (pymalloc keeps one wholly free arena, bpo-37257, and returns
   /// the others); hence with no pool block live, at most one arena is mapped.
   public static func memoryGivenBack(opIndex: Int, _ s: StatsSnapshot, _ live: LiveBlocks) -> Violation? {
+    memoryGivenBack(opIndex: opIndex, s, smallLive: live.smallCount)
+  }
+
+  /// O11 given how many pool blocks are live.
+  public static func memoryGivenBack(opIndex: Int, _ s: StatsSnapshot, smallLive: Int) -> Violation? {
     let idle = s.arenas.reduce(0) { $0 + ($1.usedPools == 0 ? 1 : 0) }
     if idle > 1 {
       return Violation(opIndex: opIndex, .memoryGivenBack,
         "\(idle) arenas hold no used pool; all but one should have been returned to the OS (\(s.arenasCurrent) arenas mapped)")
     }
-    if live.smallCount == 0 && s.arenasCurrent > 1 {
+    if smallLive == 0 && s.arenasCurrent > 1 {
       return Violation(opIndex: opIndex, .memoryGivenBack, "no pool block is live but \(s.arenasCurrent) arenas stay mapped")
     }
     return nil
