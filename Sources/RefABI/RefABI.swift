@@ -19,6 +19,9 @@ final class RefState {
   let pymalloc: PymallocAdapter?
   let mimalloc: MimallocAdapter?
   let oracle: CallOracle
+  /// Seeded pymalloc bugs switched on once ``bugFrom`` calls were made (`bug-from=N`), then cleared.
+  var pendingBugs: Set<PymallocBug> = []
+  var bugFrom = Int.max
   /// heap handle (1, 2, …) → the adapter's heap id.
   var heaps: [Int: Int] = [:]
   var nextHeap = 1
@@ -27,6 +30,13 @@ final class RefState {
     self.pymalloc = pymalloc
     self.mimalloc = mimalloc
     self.oracle = oracle
+  }
+
+  /// Switches the pending bugs on when their call has come (one compare per call otherwise).
+  @inline(__always) func armBugs() {
+    guard oracle.counts.calls >= bugFrom, let p = pymalloc else { return }
+    p.allocator.bugs = pendingBugs
+    bugFrom = Int.max
   }
 }
 
@@ -96,14 +106,22 @@ func flag(_ options: [String: String], _ key: String, default value: Bool) -> Bo
 }
 
 /// Opens the reference allocator. `options`: `allocator=pymalloc|mimalloc`, `checks=on|off`,
-/// `invariants=on|off`, `stats=on|off`. Returns 0, or -1 with `acr_last_error` set.
+/// `invariants=on|off`, `stats=on|off`, `bug=NAME` (a seeded bug of the reference, `alloc-check bugs`; `+`
+/// joins several), `bug-from=N` (pymalloc: switch the bugs on at call N, so a violation happens in the
+/// middle of a program rather than at its start). Returns 0, or -1 with `acr_last_error` set.
 @_cdecl("acr_open")
 public func acr_open(_ options: UnsafePointer<CChar>?) -> Int32 {
   let text = options.map { String(cString: $0) } ?? ""
   let o = parseOptions(text)
-  let known: Set<String> = ["allocator", "checks", "invariants", "stats"]
+  let known: Set<String> = ["allocator", "checks", "invariants", "stats", "bug", "bug-from"]
   if let bad = o.keys.first(where: { !known.contains($0) }) {
-    globals.withLock { $0.lastError = "unknown option '\(bad)' (known: allocator, checks, invariants, stats)" }
+    globals.withLock { $0.lastError = "unknown option '\(bad)' (known: allocator, checks, invariants, stats, bug, bug-from)" }
+    return -1
+  }
+  let bugNames = o["bug"].map { $0.split(separator: "+").map(String.init) } ?? []
+  let bugFrom = o["bug-from"].flatMap { Int($0) }
+  if o["bug-from"] != nil && (bugFrom == nil || bugFrom! < 0) {
+    globals.withLock { $0.lastError = "bug-from takes a call index ≥ 0" }
     return -1
   }
   guard let checks = flag(o, "checks", default: true), let invariants = flag(o, "invariants", default: true),
@@ -116,10 +134,30 @@ public func acr_open(_ options: UnsafePointer<CChar>?) -> Int32 {
   switch o["allocator", default: "pymalloc"] {
   case "pymalloc":
     // No recycling of released arenas: an arena given back is unmapped, as CPython does.
-    let p = PymallocAdapter(pages: MmapPageSource())
+    var bugs: Set<PymallocBug> = []
+    for name in bugNames {
+      guard let b = PymallocBug(rawValue: name) else {
+        globals.withLock { $0.lastError = "unknown pymalloc bug '\(name)' (alloc-check bugs lists them)" }
+        return -1
+      }
+      bugs.insert(b)
+    }
+    let p = PymallocAdapter(bugs: bugFrom == nil ? bugs : [], pages: MmapPageSource())
     state = RefState(pymalloc: p, mimalloc: nil, oracle: CallOracle(adapter: p, oracle: .full, config: config))
+    if let bugFrom {
+      state.pendingBugs = bugs
+      state.bugFrom = bugFrom
+    }
   case "mimalloc":
-    let m = MimallocAdapter()
+    var bugs: Set<MimallocBug> = []
+    for name in bugNames {
+      guard let b = MimallocBug(rawValue: name) else {
+        globals.withLock { $0.lastError = "unknown mimalloc bug '\(name)' (alloc-check bugs lists them)" }
+        return -1
+      }
+      bugs.insert(b)
+    }
+    let m = MimallocAdapter(bugs: bugs)
     state = RefState(pymalloc: nil, mimalloc: m, oracle: CallOracle(adapter: m, oracle: .heaps, config: config))
   case let other:
     globals.withLock { $0.lastError = "unknown allocator '\(other)' (pymalloc or mimalloc)" }
@@ -160,22 +198,22 @@ func pointer(_ a: Int?) -> UnsafeMutableRawPointer? { a.flatMap { UnsafeMutableR
 
 @_cdecl("acr_malloc")
 public func acr_malloc(_ ctx: UnsafeMutableRawPointer?, _ n: Int) -> UnsafeMutableRawPointer? {
-  withState({ pointer($0.oracle.malloc(UInt64(n))) }, otherwise: nil)
+  withState({ $0.armBugs(); return pointer($0.oracle.malloc(UInt64(n))) }, otherwise: nil)
 }
 
 @_cdecl("acr_calloc")
 public func acr_calloc(_ ctx: UnsafeMutableRawPointer?, _ count: Int, _ size: Int) -> UnsafeMutableRawPointer? {
-  withState({ pointer($0.oracle.calloc(UInt64(count), UInt64(size))) }, otherwise: nil)
+  withState({ $0.armBugs(); return pointer($0.oracle.calloc(UInt64(count), UInt64(size))) }, otherwise: nil)
 }
 
 @_cdecl("acr_realloc")
 public func acr_realloc(_ ctx: UnsafeMutableRawPointer?, _ p: UnsafeMutableRawPointer?, _ n: Int) -> UnsafeMutableRawPointer? {
-  withState({ pointer($0.oracle.realloc(address(p), UInt64(n))) }, otherwise: nil)
+  withState({ $0.armBugs(); return pointer($0.oracle.realloc(address(p), UInt64(n))) }, otherwise: nil)
 }
 
 @_cdecl("acr_free")
 public func acr_free(_ ctx: UnsafeMutableRawPointer?, _ p: UnsafeMutableRawPointer?) {
-  withState({ $0.oracle.free(address(p)) }, otherwise: ())
+  withState({ $0.armBugs(); return $0.oracle.free(address(p)) }, otherwise: ())
 }
 
 @_cdecl("acr_usable_size")
