@@ -31,10 +31,13 @@ struct HostCommand: ParsableCommand {
   var oracle: String = "on"
   @Option(name: .customLong("bug"), help: "Seed a bug into the reference (alloc-check bugs), to see a violation stop the interpreter.")
   var bugs: [String] = []
-  @Option(help: "Switch the --bug on only at this call index (so it strikes in the script, not in start-up).")
-  var bugFrom: Int?
+  @Option(help: "Switch the --bug on at this call index, or main+K: K calls after interpreter start-up is over (so it strikes in the script).")
+  var bugFrom: String?
   @Option(help: "Record every call as a pymalloc-family program: the text form to this .txt path, the binary form beside it (.bin).")
   var record: String?
+  @Option(help: "Record from this call index on (0: the first call of start-up), or from main: the first call after interpreter start-up.")
+  var recordFrom: String = "0"
+  @Option(help: "Record at most this many calls (default: to the end).") var recordCount: Int?
   @Flag(help: "Overwrite an existing --record file.") var force = false
   @Option(help: "sys.executable of the embedded interpreter (what subprocesses run).") var python = "/usr/bin/python3.11"
   @Argument(parsing: .captureForPassthrough, help: "python3.11's arguments: SCRIPT.py [ARGS], -m MODULE [ARGS], -c CODE.")
@@ -51,9 +54,14 @@ struct HostCommand: ParsableCommand {
       if !force && FileManager.default.fileExists(atPath: record) {
         throw CLIError.usage("host: \(record) exists; --force overwrites it")
       }
+      if (recordFrom != "main" && (Int(recordFrom) ?? -1) < 0) || (recordCount ?? 1) <= 0 { throw CLIError.usage("host: --record-from takes a call index ≥ 0 or main, --record-count a count ≥ 1") }
       if allocator == "both" { throw CLIError.usage("host: --record records one run: give --allocator reference or cpython") }
     }
     if bugFrom != nil && bugs.isEmpty { throw CLIError.usage("host: --bug-from needs a --bug") }
+    if let b = bugFrom, !(b == "main" || (b.hasPrefix("main+") && Int(b.dropFirst(5)) != nil)) && (Int(b) ?? -1) < 0 {
+      throw CLIError.usage("host: --bug-from takes a call index ≥ 0, main or main+K")
+    }
+    if record == nil && (recordFrom != "0" || recordCount != nil) { throw CLIError.usage("host: --record-from and --record-count need --record") }
     if !bugs.isEmpty && allocator == "cpython" { throw CLIError.usage("host: --bug seeds the reference; --allocator cpython runs CPython's own") }
     if pythonArguments.isEmpty { throw CLIError.usage("host: nothing to run: give a script (alloc-check host -- SCRIPT.py) or -m MODULE / -c CODE") }
   }
@@ -95,8 +103,13 @@ struct HostCommand: ParsableCommand {
 
   func binaryTwin(_ text: String) -> String { String(text.dropLast(4)) + ".bin" }
 
+  func absolute(_ path: String) -> String {
+    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+  }
+
   private func runHost(_ host: String, library: String, allocator which: String) throws -> HostReport {
-    let reportPath = ".fuzz/host/report-\(which).txt"
+    // Absolute: the script may change the working directory before the host writes at exit.
+    let reportPath = absolute(".fuzz/host/report-\(which).txt")
     try? FileManager.default.removeItem(atPath: reportPath)
     var env = ProcessInfo.processInfo.environment
     env["ALLOC_CHECK_HOST_ALLOCATOR"] = which
@@ -109,8 +122,10 @@ struct HostCommand: ParsableCommand {
     env["ALLOC_CHECK_HOST_LIB"] = library
     env["ALLOC_CHECK_HOST_PYTHON"] = python
     if let record {
-      env["ALLOC_CHECK_HOST_RECORD"] = record
-      env["ALLOC_CHECK_HOST_RECORD_BIN"] = binaryTwin(record)
+      env["ALLOC_CHECK_HOST_RECORD"] = absolute(record)
+      env["ALLOC_CHECK_HOST_RECORD_BIN"] = absolute(binaryTwin(record))
+      env["ALLOC_CHECK_HOST_RECORD_FROM"] = recordFrom
+      if let recordCount { env["ALLOC_CHECK_HOST_RECORD_COUNT"] = "\(recordCount)" }
     }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: host)

@@ -35,6 +35,9 @@ typedef void *(*acr_heap_malloc_fn)(long heap, size_t size);
 typedef void (*acr_heap_destroy_fn)(long heap);
 typedef void (*acr_heap_delete_fn)(long heap);
 
+/* With the option bug-from=main+K: the seeded bugs strike K calls from now. */
+typedef void (*acr_arm_bugs_fn)(void);
+
 /* Every walk now; 0 when no violation was ever found. */
 typedef int (*acr_finish_fn)(void);
 /* key=value lines: calls, live, peak_live, arenas_*, walks, verdict (and rule, op, detail). */

@@ -10,6 +10,9 @@
  *   ALLOC_CHECK_HOST_OPTIONS    acr_open options for the reference (checks=on,invariants=on,stats=on)
  *   ALLOC_CHECK_HOST_RECORD     record every call of the served domains to this text file
  *   ALLOC_CHECK_HOST_RECORD_BIN ... and its binary twin (optional)
+ *   ALLOC_CHECK_HOST_RECORD_FROM, ALLOC_CHECK_HOST_RECORD_COUNT
+ *                               record only calls FROM … FROM+COUNT-1 (call indices from 0; default all);
+ *                               FROM=main: from the first call after interpreter start-up (Py_RunMain)
  *   ALLOC_CHECK_HOST_REPORT     write the key=value report here (default: stderr)
  *   ALLOC_CHECK_HOST_LIB        liballoccheck-ref.so (default: next to this executable)
  *   ALLOC_CHECK_HOST_PYTHON     sys.executable for the embedded interpreter (default /usr/bin/python3.11),
@@ -55,18 +58,21 @@ static struct {
   acr_record_realloc_fn record_realloc;
   acr_record_free_fn record_free;
   acr_record_close_fn record_close;
+  void (*arm_bugs)(void);
 } ref;
 
 /* What serves the domains, and the counters kept the same way for either allocator. */
 static PyMemAllocatorEx inner;
 static int use_reference = 1;
 static int recording = 0;
+static long long record_from = 0, record_until = -1; /* recorded: from <= call index < until (-1: no end) */
 static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
   long long calls, mallocs, callocs, reallocs, frees, live, peak_live;
   long long arenas_allocated, arenas_freed, arenas_live, arenas_peak;
 } counts;
 
+static int finished = 0; /* the report was written (finish_run, or the violation handler) */
 static char report_path[PATH_MAX];
 static char record_path[PATH_MAX];
 static char record_bin_path[PATH_MAX];
@@ -78,6 +84,12 @@ static double seconds_since(const struct timespec *t0) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Is the call just counted inside the recording window? */
+static int in_window(void) {
+  long long i = counts.calls - 1;
+  return recording && i >= record_from && (record_until < 0 || i < record_until);
 }
 
 static void born(void) {
@@ -92,7 +104,7 @@ static void *wrap_malloc(void *ctx, size_t n) {
   counts.calls++;
   counts.mallocs++;
   if (p) born();
-  if (recording) ref.record_malloc(n, p);
+  if (in_window()) ref.record_malloc(n, p);
   pthread_mutex_unlock(&count_lock);
   return p;
 }
@@ -104,7 +116,7 @@ static void *wrap_calloc(void *ctx, size_t count, size_t size) {
   counts.calls++;
   counts.callocs++;
   if (p) born();
-  if (recording) ref.record_calloc(count, size, p);
+  if (in_window()) ref.record_calloc(count, size, p);
   pthread_mutex_unlock(&count_lock);
   return p;
 }
@@ -116,7 +128,7 @@ static void *wrap_realloc(void *ctx, void *old, size_t n) {
   counts.calls++;
   counts.reallocs++;
   if (!old && p) born();
-  if (recording) ref.record_realloc(old, n, p);
+  if (in_window()) ref.record_realloc(old, n, p);
   pthread_mutex_unlock(&count_lock);
   return p;
 }
@@ -128,7 +140,7 @@ static void wrap_free(void *ctx, void *p) {
   counts.calls++;
   counts.frees++;
   if (p) counts.live--;
-  if (recording) ref.record_free(p);
+  if (in_window()) ref.record_free(p);
   pthread_mutex_unlock(&count_lock);
 }
 
@@ -212,9 +224,20 @@ static void on_violation(const char *rule, long call_index, const char *detail) 
   } else {
     fprintf(stderr, "alloc-check host: no Python thread state (the call came from C, outside the interpreter)\n");
   }
+  finished = 1;
   write_report(1, NULL);
   fflush(stderr);
   _exit(EXIT_VIOLATION);
+}
+
+/* The end of the run, however it ends: Py_RunMain returning, or a script's sys.exit(), which finalizes the
+ * interpreter and calls exit() from inside (Py_Exit). Every walk over what the interpreter left, then the
+ * report; a violation exits from the handler. */
+static void finish_run(void) {
+  if (finished) return;
+  finished = 1;
+  if (use_reference) ref.finish();
+  write_report(0, NULL);
 }
 
 static void die(const char *what) {
@@ -265,6 +288,7 @@ static void load_reference(const char *lib_path) {
   SYM(record_realloc, "acr_record_realloc");
   SYM(record_free, "acr_record_free");
   SYM(record_close, "acr_record_close");
+  SYM(arm_bugs, "acr_arm_bugs");
 }
 
 int main(int argc, char **argv) {
@@ -276,6 +300,14 @@ int main(int argc, char **argv) {
   take_env("ALLOC_CHECK_HOST_RECORD", "", record_path, sizeof record_path);
   take_env("ALLOC_CHECK_HOST_RECORD_BIN", "", record_bin_path, sizeof record_bin_path);
   take_env("ALLOC_CHECK_HOST_REPORT", "", report_path, sizeof report_path);
+  char window[64];
+  take_env("ALLOC_CHECK_HOST_RECORD_FROM", "0", window, sizeof window);
+  int from_main = strcmp(window, "main") == 0;
+  record_from = from_main ? LLONG_MAX : atoll(window);
+  char count_text[64];
+  take_env("ALLOC_CHECK_HOST_RECORD_COUNT", "", count_text, sizeof count_text);
+  long long record_count = count_text[0] ? atoll(count_text) : -1;
+  if (record_count >= 0 && !from_main) record_until = record_from + record_count;
   take_env("ALLOC_CHECK_HOST_PYTHON", "/usr/bin/python3.11", python, sizeof python);
   /* Default library: next to this executable. */
   ssize_t n = readlink("/proc/self/exe", default_lib, sizeof default_lib - 32);
@@ -329,7 +361,14 @@ int main(int argc, char **argv) {
   }
   if (record_path[0]) {
     char comment[PATH_MAX + 200];
-    snprintf(comment, sizeof comment, "recorded by alloc-check host (allocator %s, domains %s)", allocator_name, domains_name);
+    if (from_main)
+      snprintf(comment, sizeof comment, "recorded by alloc-check host (allocator %s, domains %s), %s%s calls from the end of start-up",
+               allocator_name, domains_name, record_count >= 0 ? "the first " : "all", record_count >= 0 ? count_text : "");
+    else if (record_until >= 0)
+      snprintf(comment, sizeof comment, "recorded by alloc-check host (allocator %s, domains %s), calls %lld to %lld", allocator_name,
+               domains_name, record_from, record_until - 1);
+    else
+      snprintf(comment, sizeof comment, "recorded by alloc-check host (allocator %s, domains %s)", allocator_name, domains_name);
     if (ref.record_open(record_path, record_bin_path[0] ? record_bin_path : NULL, comment) != 0) {
       char *why = ref.last_error();
       fprintf(stderr, "alloc-check-host: recording: %s\n", why ? why : "?");
@@ -367,10 +406,16 @@ int main(int argc, char **argv) {
     exit(EXIT_HOST);
   }
 
+  atexit(finish_run);
+  if (use_reference) ref.arm_bugs(); /* bug-from=main: the seeded bugs strike in the script, not in start-up */
+  if (from_main) {
+    pthread_mutex_lock(&count_lock);
+    record_from = counts.calls;
+    if (record_count >= 0) record_until = record_from + record_count;
+    pthread_mutex_unlock(&count_lock);
+  }
   int code = Py_RunMain();
-  /* Every walk over what the interpreter left after finalization; a violation exits from the handler. */
-  if (use_reference) ref.finish();
-  write_report(0, NULL);
+  finish_run();
   return code;
 
 failed:

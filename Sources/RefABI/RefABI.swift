@@ -22,6 +22,8 @@ final class RefState {
   /// Seeded pymalloc bugs switched on once ``bugFrom`` calls were made (`bug-from=N`), then cleared.
   var pendingBugs: Set<PymallocBug> = []
   var bugFrom = Int.max
+  /// `bug-from=main+K`: K, until acr_arm_bugs turns it into ``bugFrom``.
+  var armOffset: Int? = nil
   /// heap handle (1, 2, …) → the adapter's heap id.
   var heaps: [Int: Int] = [:]
   var nextHeap = 1
@@ -108,7 +110,7 @@ func flag(_ options: [String: String], _ key: String, default value: Bool) -> Bo
 /// Opens the reference allocator. `options`: `allocator=pymalloc|mimalloc`, `checks=on|off`,
 /// `invariants=on|off`, `stats=on|off`, `bug=NAME` (a seeded bug of the reference, `alloc-check bugs`; `+`
 /// joins several), `bug-from=N` (pymalloc: switch the bugs on at call N, so a violation happens in the
-/// middle of a program rather than at its start). Returns 0, or -1 with `acr_last_error` set.
+/// middle of a program rather than at its start; `main+K`: K calls after `acr_arm_bugs`). Returns 0, or -1 with `acr_last_error` set.
 @_cdecl("acr_open")
 public func acr_open(_ options: UnsafePointer<CChar>?) -> Int32 {
   let text = options.map { String(cString: $0) } ?? ""
@@ -119,9 +121,18 @@ public func acr_open(_ options: UnsafePointer<CChar>?) -> Int32 {
     return -1
   }
   let bugNames = o["bug"].map { $0.split(separator: "+").map(String.init) } ?? []
-  let bugFrom = o["bug-from"].flatMap { Int($0) }
+  // bug-from=main[+K]: armed later, K calls after acr_arm_bugs (the host calls it when start-up is over).
+  var armOffset: Int? = nil
+  if let v = o["bug-from"], v.hasPrefix("main") {
+    armOffset = v == "main" ? 0 : v.hasPrefix("main+") ? Int(v.dropFirst(5)) : nil
+    if armOffset == nil || armOffset! < 0 {
+      globals.withLock { $0.lastError = "bug-from takes a call index ≥ 0, main or main+K" }
+      return -1
+    }
+  }
+  let bugFrom = armOffset != nil ? Int.max : o["bug-from"].flatMap { Int($0) }
   if o["bug-from"] != nil && (bugFrom == nil || bugFrom! < 0) {
-    globals.withLock { $0.lastError = "bug-from takes a call index ≥ 0" }
+    globals.withLock { $0.lastError = "bug-from takes a call index ≥ 0, main or main+K" }
     return -1
   }
   guard let checks = flag(o, "checks", default: true), let invariants = flag(o, "invariants", default: true),
@@ -147,6 +158,7 @@ public func acr_open(_ options: UnsafePointer<CChar>?) -> Int32 {
     if let bugFrom {
       state.pendingBugs = bugs
       state.bugFrom = bugFrom
+      state.armOffset = armOffset
     }
   case "mimalloc":
     var bugs: Set<MimallocBug> = []
@@ -170,6 +182,16 @@ public func acr_open(_ options: UnsafePointer<CChar>?) -> Int32 {
   }
   globals.withLock { $0.state = state }
   return 0
+}
+
+/// With `bug-from=main+K`: the seeded bugs strike K calls from now.
+@_cdecl("acr_arm_bugs")
+public func acr_arm_bugs() {
+  withState({ s in
+    guard let k = s.armOffset else { return }
+    s.bugFrom = s.oracle.counts.calls + k
+    s.armOffset = nil
+  }, otherwise: ())
 }
 
 @_cdecl("acr_last_error")
@@ -369,7 +391,7 @@ public func acr_record_close(_ binaryPath: UnsafePointer<CChar>?) -> UnsafeMutab
     return (g.recorder, g.recordFiles)
   }
   guard let recorder else { return strdup("record=none\n") }
-  recorder.flush()
+  recorder.finish()
   for f in files { if let f { fclose(f) } }
   var lines = ["record_ops=\(recorder.ops)", "record_skipped=\(recorder.skipped)", "record_peak_live=\(recorder.peakLive)"]
   if let stop = recorder.binaryStoppedAt {

@@ -27,6 +27,9 @@ enum Corpus {
   static func program(_ relative: String) throws -> Program {
     let data = try Data(contentsOf: root.appendingPathComponent(relative))
     if relative.hasSuffix(".txt") { return try ProgramText.parse(String(decoding: data, as: UTF8.self)) }
+    // Recorded CPython traces (corpus/pymalloc/traces/) are longer than the fuzz target's op limit: the
+    // fuzzer reads their first 4,096 ops, the replay all of them.
+    if relative.contains("/traces/") { return OpDecoder.decodePymalloc([UInt8](data)) }
     return (target(relative) ?? PymallocOpsTarget.target).decode([UInt8](data))
   }
 

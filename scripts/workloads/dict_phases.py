@@ -12,6 +12,7 @@ the phase used becomes free before the next phase starts with another size.
 
 Standard library only; deterministic for a fixed seed.
 Set WORKLOAD_STATS=1 to get sys._debugmallocstats() after each phase (stderr).
+Set WORKLOAD_SCALE=x (0 < x <= 10, default 1) to scale the dict sizes by x.
 """
 
 import gc
@@ -30,6 +31,27 @@ FNV_OFFSET = 0xCBF29CE484222325
 def fold(acc, value):
     """Order-dependent 64-bit fold (FNV-1a style) of an int into acc."""
     return ((acc ^ (value & MASK64)) * 0x100000001B3) & MASK64
+
+
+def read_scale():
+    """WORKLOAD_SCALE: factor for the amount of work (0 < scale <= 10, default 1)."""
+    raw = os.environ.get("WORKLOAD_SCALE", "").strip()
+    if not raw:
+        return 1.0
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = float("nan")
+    if not 0 < scale <= 10:  # also rejects nan and inf
+        print(f"workload dict-phases: WORKLOAD_SCALE must be a number > 0 and <= 10, "
+              f"not {raw!r}", file=sys.stderr)
+        sys.exit(2)
+    return scale
+
+
+def scale_note(scale):
+    """Suffix for the summary line; empty at scale 1 so that output stays the same."""
+    return "" if scale == 1 else f" (scale {scale:g})"
 
 
 def str_key(i, salt):
@@ -120,6 +142,8 @@ def run_phase(rng, size):
 
 
 def main():
+    scale = read_scale()
+    sizes = [max(1, round(size * scale)) for size in PHASE_SIZES]
     print(f"workload dict-phases: seed {SEED}")
     stats = os.environ.get("WORKLOAD_STATS") == "1"
     rng = random.Random(SEED)
@@ -127,7 +151,7 @@ def main():
     inserted = 0
     gc.collect()
     blocks_before = sys.getallocatedblocks()
-    for phase, size in enumerate(PHASE_SIZES):
+    for phase, size in enumerate(sizes):
         n, acc = run_phase(rng, size)
         inserted += n
         checksum = fold(checksum, acc)
@@ -139,7 +163,7 @@ def main():
     leaked = sys.getallocatedblocks() - blocks_before
     assert leaked < 2000, f"{leaked} blocks still allocated after all phases"
     print(f"workload dict-phases: {len(PHASE_SIZES)} phases, "
-          f"{inserted:,} dict entries inserted, checksum {checksum:#018x}")
+          f"{inserted:,} dict entries inserted, checksum {checksum:#018x}{scale_note(scale)}")
     return 0
 
 

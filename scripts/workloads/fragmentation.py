@@ -19,6 +19,9 @@ about 1 MiB of allocations apart.
 
 Standard library only; deterministic.  Set WORKLOAD_STATS=1 to get
 sys._debugmallocstats() and the process RSS at each step (stderr).
+Set WORKLOAD_SCALE=x (0 < x <= 10, default 1) to scale the number of objects
+per round by x; the stride stays the same (one survivor per 1 MiB) and a
+round never allocates less than MIN_ROUND_BYTES (8 MiB) per batch.
 """
 
 import gc
@@ -29,6 +32,7 @@ import zlib
 SEED = 0  # no randomness is used; printed for uniformity with the others
 ARENA_SIZE = 1 << 20
 ALIGNMENT = 16  # pymalloc's size-class granularity on 64-bit CPython 3.11
+MIN_ROUND_BYTES = 8 * ARENA_SIZE  # lower bound per batch at small WORKLOAD_SCALE
 
 STATS = os.environ.get("WORKLOAD_STATS") == "1"
 
@@ -51,6 +55,27 @@ ROUNDS = (
     ("float", make_float, 3_600_000),
     ("tuple2", make_tuple, 2_000_000),
 )
+
+
+def read_scale():
+    """WORKLOAD_SCALE: factor for the amount of work (0 < scale <= 10, default 1)."""
+    raw = os.environ.get("WORKLOAD_SCALE", "").strip()
+    if not raw:
+        return 1.0
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = float("nan")
+    if not 0 < scale <= 10:  # also rejects nan and inf
+        print(f"workload fragmentation: WORKLOAD_SCALE must be a number > 0 and <= 10, "
+              f"not {raw!r}", file=sys.stderr)
+        sys.exit(2)
+    return scale
+
+
+def scale_note(scale):
+    """Suffix for the summary line; empty at scale 1 so that output stays the same."""
+    return "" if scale == 1 else f" (scale {scale:g})"
 
 
 def block_size(obj):
@@ -80,9 +105,12 @@ def check_survivors(name, make, survivors, stride):
         assert obj == make(k * stride), f"{name}: survivor {k} corrupted: {obj!r}"
 
 
-def run_round(name, make, n):
+def run_round(name, make, n, scale=1.0):
     block = block_size(make(n))
     stride = ARENA_SIZE // block
+    # At least MIN_ROUND_BYTES of blocks, i.e. several arenas and survivors
+    # (no effect at scale 1).
+    n = max(round(n * scale), -(-MIN_ROUND_BYTES // block))
     made = 0
 
     objs = [make(i) for i in range(n)]
@@ -117,6 +145,7 @@ def run_round(name, make, n):
 
 
 def main():
+    scale = read_scale()
     print(f"workload fragmentation: seed {SEED}")
     gc.collect()
     blocks_before = sys.getallocatedblocks()
@@ -125,7 +154,7 @@ def main():
     checksum = 0
     parts = []
     for name, make, n in ROUNDS:
-        made, kept, crc = run_round(name, make, n)
+        made, kept, crc = run_round(name, make, n, scale)
         total_made += made
         total_kept += kept
         checksum = zlib.crc32(crc.to_bytes(4, "little"), checksum)
@@ -133,7 +162,8 @@ def main():
     leaked = sys.getallocatedblocks() - blocks_before
     assert leaked < 2000, f"{leaked} blocks still allocated after all rounds"
     print(f"workload fragmentation: {len(ROUNDS)} rounds, {total_made:,} objects made, "
-          f"{total_kept} survivors kept ({', '.join(parts)}), checksum {checksum:#010x}")
+          f"{total_kept} survivors kept ({', '.join(parts)}), checksum {checksum:#010x}"
+          f"{scale_note(scale)}")
     return 0
 
 

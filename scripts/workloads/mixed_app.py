@@ -18,6 +18,8 @@ the regex results.
 
 Standard library only; deterministic for a fixed seed.
 Set WORKLOAD_STATS=1 to get sys._debugmallocstats() after each phase (stderr).
+Set WORKLOAD_SCALE=x (0 < x <= 10, default 1) to scale the number of customers
+(and with it the JSON size and the log lines) per phase by x.
 """
 
 import collections
@@ -73,6 +75,27 @@ class Expected:
     buys: int = 0
     emails: int = 0
     log_cents: int = 0
+
+
+def read_scale():
+    """WORKLOAD_SCALE: factor for the amount of work (0 < scale <= 10, default 1)."""
+    raw = os.environ.get("WORKLOAD_SCALE", "").strip()
+    if not raw:
+        return 1.0
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = float("nan")
+    if not 0 < scale <= 10:  # also rejects nan and inf
+        print(f"workload mixed-app: WORKLOAD_SCALE must be a number > 0 and <= 10, "
+              f"not {raw!r}", file=sys.stderr)
+        sys.exit(2)
+    return scale
+
+
+def scale_note(scale):
+    """Suffix for the summary line; empty at scale 1 so that output stays the same."""
+    return "" if scale == 1 else f" (scale {scale:g})"
 
 
 def name(rng):
@@ -232,12 +255,14 @@ def run_phase(phase, rng, n_customers):
 
 
 def main():
+    scale = read_scale()
+    sizes = [max(1, round(n * scale)) for n in PHASES]
     print(f"workload mixed-app: seed {SEED}")
     stats = os.environ.get("WORKLOAD_STATS") == "1"
     rng = random.Random(SEED)
     total_json = total_records = total_matches = 0
     checksum = 0
-    for phase, n in enumerate(PHASES):
+    for phase, n in enumerate(sizes):
         json_bytes, records, matches, crc = run_phase(phase, rng, n)
         total_json += json_bytes
         total_records += records
@@ -248,7 +273,8 @@ def main():
                   file=sys.stderr)
             sys._debugmallocstats()
     print(f"workload mixed-app: {len(PHASES)} phases, {total_json / 1e6:.1f} MB JSON parsed, "
-          f"{total_records:,} records, {total_matches:,} regex matches, checksum {checksum:#010x}")
+          f"{total_records:,} records, {total_matches:,} regex matches, checksum {checksum:#010x}"
+          f"{scale_note(scale)}")
     return 0
 
 

@@ -14,6 +14,7 @@ different sizes.
 
 Standard library only; deterministic for a fixed seed.
 Set WORKLOAD_STATS=1 to get sys._debugmallocstats() after each phase (stderr).
+Set WORKLOAD_SCALE=x (0 < x <= 10, default 1) to scale the list lengths by x.
 """
 
 import gc
@@ -49,6 +50,27 @@ def fold_all(acc, values):
     for v in values:
         acc = ((acc ^ (v & MASK64)) * 0x100000001B3) & MASK64
     return acc
+
+
+def read_scale():
+    """WORKLOAD_SCALE: factor for the amount of work (0 < scale <= 10, default 1)."""
+    raw = os.environ.get("WORKLOAD_SCALE", "").strip()
+    if not raw:
+        return 1.0
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = float("nan")
+    if not 0 < scale <= 10:  # also rejects nan and inf
+        print(f"workload small-lists: WORKLOAD_SCALE must be a number > 0 and <= 10, "
+              f"not {raw!r}", file=sys.stderr)
+        sys.exit(2)
+    return scale
+
+
+def scale_note(scale):
+    """Suffix for the summary line; empty at scale 1 so that output stays the same."""
+    return "" if scale == 1 else f" (scale {scale:g})"
 
 
 def generate(seed, n):
@@ -177,6 +199,8 @@ def run_phase(seed, n):
 
 
 def main():
+    scale = read_scale()
+    sizes = [max(1, round(n * scale)) for n in PHASE_SIZES]
     print(f"workload small-lists: seed {SEED}")
     stats = os.environ.get("WORKLOAD_STATS") == "1"
     master = random.Random(SEED)
@@ -184,7 +208,7 @@ def main():
     checksum = 0
     gc.collect()
     blocks_before = sys.getallocatedblocks()
-    for phase, n in enumerate(PHASE_SIZES):
+    for phase, n in enumerate(sizes):
         made, cs = run_phase(master.randrange(1 << 32), n)
         total_made += made
         checksum = (checksum * 31 + cs) & MASK64
@@ -195,7 +219,7 @@ def main():
     leaked = sys.getallocatedblocks() - blocks_before
     assert leaked < 2000, f"{leaked} blocks still allocated after all phases"
     print(f"workload small-lists: {len(PHASE_SIZES)} phases, "
-          f"{total_made:,} objects made, checksum {checksum:#018x}")
+          f"{total_made:,} objects made, checksum {checksum:#018x}{scale_note(scale)}")
     return 0
 
 

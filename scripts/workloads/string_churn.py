@@ -18,6 +18,8 @@ CRC is compared with a CRC computed incrementally over the chunks appended.
 
 Standard library only; deterministic for a fixed seed.
 Set WORKLOAD_STATS=1 to get sys._debugmallocstats() at the end (stderr).
+Set WORKLOAD_SCALE=x (0 < x <= 10, default 1) to scale the number of steps by x
+(the working set and the flush size stay the same).
 """
 
 import gc
@@ -39,6 +41,27 @@ SPECIAL = ("grüße", "café", "Ωmega", "€uro", "数据", "𝄞clef", "naïve
 
 def crc(s):
     return zlib.crc32(s.encode("utf-8"))
+
+
+def read_scale():
+    """WORKLOAD_SCALE: factor for the amount of work (0 < scale <= 10, default 1)."""
+    raw = os.environ.get("WORKLOAD_SCALE", "").strip()
+    if not raw:
+        return 1.0
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = float("nan")
+    if not 0 < scale <= 10:  # also rejects nan and inf
+        print(f"workload string-churn: WORKLOAD_SCALE must be a number > 0 and <= 10, "
+              f"not {raw!r}", file=sys.stderr)
+        sys.exit(2)
+    return scale
+
+
+def scale_note(scale):
+    """Suffix for the summary line; empty at scale 1 so that output stays the same."""
+    return "" if scale == 1 else f" (scale {scale:g})"
 
 
 class Churn:
@@ -180,11 +203,13 @@ class Churn:
 
 
 def main():
+    scale = read_scale()
+    steps = max(1, round(STEPS * scale))
     print(f"workload string-churn: seed {SEED}")
     gc.collect()
     blocks_before = sys.getallocatedblocks()
     churn = Churn(SEED)
-    for i in range(STEPS):
+    for i in range(steps):
         churn.step(i)
     churn.finish()
     summary = (churn.made, churn.medium, churn.flushed_bytes, churn.born)
@@ -196,7 +221,7 @@ def main():
     assert leaked < 2000, f"{leaked} blocks still allocated"
     made, medium, flushed, checksum = summary
     print(f"workload string-churn: {made:,} strings made ({medium:,} medium), "
-          f"{flushed:,} bytes flushed, checksum {checksum:#010x}")
+          f"{flushed:,} bytes flushed, checksum {checksum:#010x}{scale_note(scale)}")
     return 0
 
 

@@ -115,9 +115,19 @@ public final class CallRecorder {
     binaryBuffer.append(UInt8(v >> 8))
   }
 
+  /// The first few calls left out are named in comments where they happened; ``finish()`` counts the rest.
   private func skip(_ why: String) {
     skipped += 1
-    textBuffer.append(contentsOf: Array("# not recorded: \(why)\n".utf8))
+    if skipped <= Self.skipsNamed { textBuffer.append(contentsOf: Array("# not recorded: \(why)\n".utf8)) }
+  }
+  static let skipsNamed = 5
+
+  /// The closing comment (how many calls were left out), then everything buffered is written.
+  public func finish() {
+    if skipped > Self.skipsNamed {
+      textBuffer.append(contentsOf: Array("# \(skipped) calls left out in all: frees and reallocs of blocks made before recording began\n".utf8))
+    }
+    flush()
   }
 
   /// The next id is defined; the block at `address` (if any) carries it.

@@ -3,8 +3,9 @@
 // model, ``LiveBlocks``, keeps a sorted array whose insert moves O(live) entries: fine for 4,096-op programs,
 // not for a Python run). Blocks are found by start address in a dictionary. Overlap (O2) is answered by two
 // indexes: pool blocks (at most 512 bytes) mark every granule (16 bytes; 8 for mimalloc's 8-byte blocks) they
-// cover, so a new block asks its own granules; raw blocks, few and possibly huge, sit in an address-sorted
-// array searched in O(log n). A raw block is compared with pool blocks only in the MiB regions that hold one.
+// cover in a flat table per MiB region (no hashing per granule; the last region used is cached), so a new
+// block asks its own granules; raw blocks, few and possibly huge, sit in an address-sorted array searched in
+// O(log n). A raw block is compared with pool blocks only in the MiB regions that hold one.
 
 import Oracle
 
@@ -25,14 +26,24 @@ public struct HostBlock: Sendable, Equatable {
   public var end: Int { address + max(Int(min(requested, 1 << 47)), 1) }
 }
 
+/// One MiB of address space: for each granule, the start of the small block covering it, as a granule offset
+/// from the region's base (negative when the block starts in the region below), or ``none``.
+final class GranuleRegion {
+  static let none = Int32.min
+  var cover: [Int32]
+  /// Live small blocks touching the region.
+  var blocks = 0
+  init(granules: Int) { cover = Array(repeating: Self.none, count: granules) }
+}
+
 struct HostModel {
   private(set) var byAddress: [Int: HostBlock] = [:]
-  /// Granule index → start of the small block covering it.
-  private var covered: [Int: Int] = [:]
+  /// MiB region number → its granule table.
+  private var regions: [Int: GranuleRegion] = [:]
+  private var lastRegion = Int.min
+  private var lastTable: GranuleRegion? = nil
   /// Raw blocks as (start, end), sorted by start.
   private var raw: [(start: Int, end: Int)] = []
-  /// MiB region → live small blocks touching it.
-  private var smallRegions: [Int: Int] = [:]
   let granuleShift: Int
   let geometry: SmallObjectGeometry
   /// Live small blocks per size class of ``geometry`` (by class request).
@@ -48,24 +59,71 @@ struct HostModel {
   var count: Int { byAddress.count }
   subscript(address: Int) -> HostBlock? { byAddress[address] }
 
+  private var granulesPerRegion: Int { 1 << (20 - granuleShift) }
+
+  /// The table of MiB region `r` (made when `create`).
+  private mutating func table(_ r: Int, create: Bool) -> GranuleRegion? {
+    if r == lastRegion, let t = lastTable { return t }
+    var t = regions[r]
+    if t == nil && create {
+      t = GranuleRegion(granules: granulesPerRegion)
+      regions[r] = t
+    }
+    if let t {
+      lastRegion = r
+      lastTable = t
+    }
+    return t
+  }
+
+  private func peek(_ r: Int) -> GranuleRegion? { r == lastRegion ? lastTable : regions[r] }
+
+  /// Start of the small block covering granule `g` (absolute granule index), if any.
+  private func coverStart(_ g: Int) -> Int? {
+    let r = g >> (20 - granuleShift)
+    guard let t = peek(r) else { return nil }
+    let v = t.cover[g & (granulesPerRegion - 1)]
+    guard v != GranuleRegion.none else { return nil }
+    return ((r << (20 - granuleShift)) + Int(v)) << granuleShift
+  }
+
   /// A live block intersecting [address, address + max(length, 1)), if any.
   func overlapping(address: Int, length: UInt64, small: Bool) -> HostBlock? {
     let end = address + max(Int(min(length, 1 << 47)), 1)
     if let r = rawOverlapping(address, end) { return byAddress[r] }
     if small || end - address <= 4096 {
       for g in (address >> granuleShift)...((end - 1) >> granuleShift) {
-        if let s = covered[g] { return byAddress[s] }
+        if let s = coverStart(g) { return byAddress[s] }
       }
       return nil
     }
     // A big block: only regions holding a small block can hide one.
-    for region in (address >> 20)...((end - 1) >> 20) where smallRegions[region, default: 0] > 0 {
+    for region in (address >> 20)...((end - 1) >> 20) where (peek(region)?.blocks ?? 0) > 0 {
       let lo = max(address, region << 20), hi = min(end, (region + 1) << 20)
       for g in (lo >> granuleShift)...((hi - 1) >> granuleShift) {
-        if let s = covered[g] { return byAddress[s] }
+        if let s = coverStart(g) { return byAddress[s] }
       }
     }
     return nil
+  }
+
+  /// Marks (or clears) the granules of small block `b`; counts it in each region it touches.
+  private mutating func mark(_ b: HostBlock, on: Bool) {
+    let first = b.address >> granuleShift, last = (b.end - 1) >> granuleShift
+    let perRegion = 20 - granuleShift
+    var g = first
+    while g <= last {
+      let r = g >> perRegion
+      guard let t = table(r, create: on) else { g = (r + 1) << perRegion; continue }
+      let base = r << perRegion
+      let stop = min(last, base + granulesPerRegion - 1)
+      let mine = Int32(first - base)
+      for k in g...stop {
+        if on { t.cover[k - base] = mine } else if t.cover[k - base] == mine { t.cover[k - base] = GranuleRegion.none }
+      }
+      t.blocks += on ? 1 : -1
+      g = stop + 1
+    }
   }
 
   private func rawLowerBound(_ address: Int) -> Int {
@@ -88,8 +146,7 @@ struct HostModel {
   mutating func insert(_ b: HostBlock) {
     byAddress[b.address] = b
     if b.small {
-      for g in (b.address >> granuleShift)...((b.end - 1) >> granuleShift) { covered[g] = b.address }
-      for region in (b.address >> 20)...((b.end - 1) >> 20) { smallRegions[region, default: 0] += 1 }
+      mark(b, on: true)
       smallCount += 1
       if geometry.isSmall(b.classRequest) { classCounts[geometry.sizeClass(b.classRequest)] += 1 }
     } else {
@@ -101,13 +158,7 @@ struct HostModel {
   mutating func remove(address: Int) -> HostBlock? {
     guard let b = byAddress.removeValue(forKey: address) else { return nil }
     if b.small {
-      for g in (b.address >> granuleShift)...((b.end - 1) >> granuleShift) where covered[g] == b.address {
-        covered.removeValue(forKey: g)
-      }
-      for region in (b.address >> 20)...((b.end - 1) >> 20) {
-        let n = smallRegions[region, default: 0] - 1
-        if n > 0 { smallRegions[region] = n } else { smallRegions.removeValue(forKey: region) }
-      }
+      mark(b, on: false)
       smallCount -= 1
       if geometry.isSmall(b.classRequest) { classCounts[geometry.sizeClass(b.classRequest)] -= 1 }
     } else {
