@@ -80,7 +80,7 @@ let package = Package(
     .testTarget(
       name: "AllocCheckTests",
       dependencies: [
-        "AllocUnderTest", "Oracle", "Harness", "FuzzTargets", "Stress",
+        "AllocUnderTest", "Oracle", "Harness", "FuzzTargets", "Stress", "RefABI",
         .product(name: "PropertyBased", package: "swift-property-based"),
       ],
       resources: []

@@ -7,8 +7,9 @@
 // before the call, up to ``CallOracleConfig/contentCap``), O7 a moving realloc frees the old block, O13 the
 // block is still owned before it is freed or resized. After each call the allocator's invariants around the
 // touched addresses; on the growing cadence (``WalkCadence/growing``, so n calls cost O(log n) walks) every
-// invariant and the statistics rules O9–O11 against the model; O13 over every live block after memory was
-// unmapped (amortized: at most one sweep per live/8 calls) and on the cadence. ``finish()`` runs every walk.
+// invariant and the statistics rules O9–O11 against the model; the whole invariant walk also after memory was
+// mapped or unmapped (amortized: at most one per mapped KiB calls), and O13 over every live block after memory
+// was unmapped (at most one sweep per live/8 calls) and on the cadence. ``finish()`` runs every walk.
 //
 // A call the caller should never make (freeing or resizing an address the allocator did not hand out, or
 // already took back) is reported as C1 and not passed on: the allocator would trap or corrupt itself.
@@ -279,11 +280,19 @@ public final class CallOracle {
     let cadence = oracle.walks(every: 1, after: i)
     if (sweepPending && callsSinceSweep >= model.smallCount / 8) || cadence, let v = ownershipSweep(i) { report(v); return }
     if config.invariants {
+      // Memory mapped or unmapped (pymalloc: an arena; its radix-tree entries, PM6, are seen only by the
+      // whole walk), or structures beyond the touched ones changed (mimalloc's epoch): a whole walk is due.
+      // It costs O(heap), and a long run maps and unmaps arenas thousands of times, so it is amortized like
+      // the ownership sweep: at most one per mapped KiB calls (a 1 MiB arena: 1,024 calls), the local check
+      // still running after every call meanwhile.
       let epoch = adapter.structureEpoch
-      if cadence || mappingChanged || (epoch != nil && epoch != lastEpoch) {
-        lastEpoch = epoch
+      if mappingChanged || (epoch != nil && epoch != lastEpoch) { walkPending = true }
+      lastEpoch = epoch
+      callsSinceWalk += 1
+      if cadence || (walkPending && callsSinceWalk >= mapped >> 10) {
         if let v = wholeWalk(i) { report(v); return }
-      } else {
+      }
+      do {
         for a in [touched, movedFrom] {
           guard let a else { continue }
           for (id, detail) in adapter.checkInvariants(around: a) where oracle.wants(id) {
@@ -296,6 +305,8 @@ public final class CallOracle {
     if cadence, let v = statistics(i) { report(v) }
   }
   private var lastEpoch: Int? = nil
+  private var walkPending = false
+  private var callsSinceWalk = 0
 
   private func ownershipSweep(_ i: Int) -> Violation? {
     sweepPending = false
@@ -310,6 +321,8 @@ public final class CallOracle {
 
   private func wholeWalk(_ i: Int) -> Violation? {
     guard config.invariants else { return nil }
+    walkPending = false
+    callsSinceWalk = 0
     counts.walks += 1
     for (id, detail) in adapter.checkInvariants() where oracle.wants(id) {
       return Violation(opIndex: i, rule: id, detail: detail)
