@@ -65,6 +65,8 @@ public final class MmapPageSource: PageSource, Sendable {
   private let recycleMaxBytes: Int
   /// Released regions kept for reuse, most recent last; not in `State.regions`, not counted as mapped.
   private let bin = TSanVisibleMutex<[Region]>([])
+  /// `State.stats.mappedBytes`, for ``mappedBytes``. Invariant: equal to it whenever the lock is free.
+  private let mappedBytesCopy = Atomic<Int>(0)
 
   /// A source whose `sys_mmap` calls follow `faults` (one counted call per ``reserve(bytes:alignment:)``),
   /// keeping up to `recycle` released regions of at most `recycleMaxBytes` each for reuse (see the file
@@ -90,6 +92,11 @@ public final class MmapPageSource: PageSource, Sendable {
   public static var pageSize: Int { osPageSize }
 
   public var stats: PageSourceStats { state.withLock { $0.stats } }
+
+  /// `stats.mappedBytes` without the lock: a copy kept beside it, stored under the lock wherever the
+  /// counter changes. Relaxed: read it with no reserve or release in flight (the executor reads it between
+  /// ops), when it equals `stats.mappedBytes`.
+  public var mappedBytes: Int { mappedBytesCopy.load(ordering: .relaxed) }
 
   /// The most recent failure the source absorbed: a refused or injected mmap, or a failed munmap/madvise.
   public var lastError: SystemError? { state.withLock { $0.lastError } }
@@ -136,6 +143,7 @@ public final class MmapPageSource: PageSource, Sendable {
                      + "still holds: someone unmapped it behind the source's back")
       s.regions.insert(region, at: i)
       s.stats.mappedBytes += bytes
+      mappedBytesCopy.store(s.stats.mappedBytes, ordering: .relaxed)  // under the lock: stores stay in order
       s.stats.peakMappedBytes = max(s.stats.peakMappedBytes, s.stats.mappedBytes)
       if let trimError = stranded.error {  // rare
         s.stats.failedUnmaps += stranded.failedUnmaps
@@ -191,6 +199,7 @@ public final class MmapPageSource: PageSource, Sendable {
       s.regions.remove(at: i)
       s.stats.releaseCalls += 1
       s.stats.mappedBytes -= bytes
+      mappedBytesCopy.store(s.stats.mappedBytes, ordering: .relaxed)  // under the lock: stores stay in order
     }
     if recycleLimit > 0 && bytes <= recycleMaxBytes {
       let kept = bin.withLock { b -> Bool in

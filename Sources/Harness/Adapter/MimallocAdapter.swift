@@ -67,7 +67,7 @@ public final class MimallocAdapter: HeapsAdapter {
     }
   }
   public var injectedFaults: Int { allocator.pages.faults.injected }
-  public var mappedBytes: Int { allocator.pages.stats.mappedBytes }
+  public var mappedBytes: Int { allocator.pages.mappedBytes }
   public func snapshot() -> StatsSnapshot? { nil }
   public func statsText() -> String? { nil }
   public func checkInvariants() -> [(id: String, detail: String)] { allocator.checkInvariants().map { ($0.id, $0.detail) } }
