@@ -28,6 +28,18 @@ public final class Mimalloc: @unchecked Sendable {
   /// Between two such changes, ``checkInvariants(around:)`` sees everything an operation could break.
   /// Atomic (relaxed): real threads bump it concurrently; only quiescent readers compare it.
   let structureEpochCounter = Atomic<Int>(0)
+  /// Opt-in, for a user on one OS thread (the harness's `MimallocAdapter`): a fresh page carved from its
+  /// thread's span queues and pushed on its heap's queue does not move ``structureEpoch``; it is recorded in
+  /// ``freshPages`` for the next ``checkInvariants(around:)``, which checks all it changed
+  /// (Mimalloc+StructureEpoch.swift). Off (the default, and with real threads): such a page bumps the epoch.
+  public var localFreshPages = false
+  /// True while such a page is carved or queued: ``structuresChanged()`` then counts nothing.
+  var quietFreshPage = false
+  /// The page carved quietly whose queue push is still to come (the push is quiet only for it).
+  var unqueuedFreshPage: MiPage? = nil
+  /// The page carved and queued without moving the epoch since the last check, if any (at most one; either
+  /// walk clears it).
+  var freshPages: [MiPage] = []
   /// The serial of the last invariant walk; walks stamp pages and segments with it instead of building
   /// sets (Mimalloc+Invariants.swift). Touched only by the quiescent walks.
   var walkSerial: UInt64 = 0
@@ -80,6 +92,8 @@ public final class Mimalloc: @unchecked Sendable {
   /// Cost: one `release` per live segment plus dropping the objects. Not thread-safe.
   public func reset() {
     structuresChanged()
+    freshPages.removeAll()
+    unqueuedFreshPage = nil
     releaseEverything()
     abandonedPool.removeAll()
     qsbr.reset()

@@ -21,6 +21,9 @@ public final class MimallocAdapter: HeapsAdapter {
   /// faulting in fresh ones.
   public init(bugs: Set<MimallocBug> = [], faults: FaultPlan = .never) {
     allocator = Mimalloc(pages: MmapPageSource(faults: faults, recycle: 4), bugs: bugs)
+    // One OS thread drives every logical thread: a fresh page need not force the whole walk (its local
+    // check covers it; Mimalloc+StructureEpoch.swift).
+    allocator.localFreshPages = true
     threads = [allocator.mainThread]
   }
 
