@@ -70,7 +70,7 @@ extension Heap {
   private func pageFresh(_ q: Int) -> MiPage? {
     let bsize = queues[q].blockSize
     guard let page = segmentPageAlloc(blockSize: bsize, pageAlignment: 0) else { return nil }
-    page.setUp(heap: self, blockSize: bsize, legacyStartOffset: mimalloc.has(.startOffset384))
+    page.setUp(heap: self, blockSize: bsize, legacyStartOffset: has(.startOffset384))
     mimalloc.queueFreshPage(page) { queuePushFront(page, q) }
     return page
   }

@@ -12,8 +12,11 @@ public final class Mimalloc: @unchecked Sendable {
   /// Where segments come from (32 MiB aligned reservations).
   public let pages: PageSource
   /// Defects switched on by the quality suite. Change only while no thread is inside the allocator.
-  public var bugs: Set<MimallocBug> { didSet { bugBits = MimallocBug.bits(of: bugs) } }
-  private var bugBits: UInt64
+  public var bugs: Set<MimallocBug> { didSet { bugWord.pointee = MimallocBug.bits(of: bugs) } }
+  /// ``bugs`` as one word, in memory of its own: a ``Heap`` tests a bug through this pointer
+  /// (``Heap/has(_:)``), because a call on its `unowned(unsafe)` allocator retains and releases it first.
+  /// Allocated in `init`, freed in `deinit`.
+  let bugWord: UnsafeMutablePointer<UInt64>
   /// Record delayed-state transitions for MI3 (on by default; one mutex acquisition per transition).
   public var recordsTransitions = true
   /// The transitions recorded so far (MI3 reads its `forbidden` list).
@@ -62,11 +65,15 @@ public final class Mimalloc: @unchecked Sendable {
   public init(pages: PageSource = MmapPageSource(), bugs: Set<MimallocBug> = []) {
     self.pages = pages
     self.bugs = bugs
-    bugBits = MimallocBug.bits(of: bugs)
+    bugWord = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    unsafe bugWord.initialize(to: MimallocBug.bits(of: bugs))
     main = makeThread(isMain: true)
   }
 
-  deinit { releaseEverything() }
+  deinit {
+    releaseEverything()
+    unsafe bugWord.deallocate()
+  }
 
   /// The interpreter's main thread state: exists from init, never exits.
   public var mainThread: MiThread { main }
@@ -160,5 +167,5 @@ public final class Mimalloc: @unchecked Sendable {
 
   var transitionLog: DelayedTransitionLog? { recordsTransitions ? transitions : nil }
 
-  @inline(__always) func has(_ bug: MimallocBug) -> Bool { bugBits != 0 && bugBits & bug.bit != 0 }
+  @inline(__always) func has(_ bug: MimallocBug) -> Bool { MimallocBug.isOn(bug, in: unsafe bugWord.pointee) }
 }
