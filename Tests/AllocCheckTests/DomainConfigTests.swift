@@ -156,6 +156,40 @@ struct DomainConfigTests {
     domains.free(.mem, p)
   }
 
+  @Test("reset returns the domains to a fresh state: tables, hooks, serials, pymalloc and the C heap, under a new name")
+  func resetIsFresh() throws {
+    let system = SystemRawAllocator()
+    let domains = try PyMemDomains(allocator: "pymalloc_debug", options: PyMemOptions(serialNumbers: true, mallocQuarantine: 4),
+                                   system: system)
+    // Left live, as by a run that stopped at a fatal error: a pool block and a C-heap block.
+    _ = try #require(domains.malloc(.obj, 16))
+    _ = try #require(domains.malloc(.raw, 32))
+    let q = try #require(domains.malloc(.mem, 600))  // pymalloc's fallback through RAW
+    domains.free(.mem, q)  // quarantined
+    domains.setNoMemory(start: 0)
+    domains.vouchReadable(0x1000..<0x2000)
+    #expect(domains.hookSettings.serialno > 0 && domains.pymallocBacking!.pymalloc.stats().arenasCurrent == 1)
+
+    try domains.reset(allocator: "malloc")
+    #expect(domains.currentAllocatorName() == "malloc" && !domains.debugEnabled)
+    #expect(domains.hookSettings.serialno == 0 && domains.noMemoryCount == 0 && domains.readableRange(around: 0x1800) == nil)
+    #expect(domains.mallocBacking.liveBlocks == 0)
+    let pymalloc = domains.pymallocBacking!.pymalloc
+    #expect(pymalloc.stats().arenasCurrent == 0 && pymalloc.stats().arenasAllocatedTotal == 0 && pymalloc.arenaMap.midNodes.isEmpty && pymalloc.arenaMap.spareCount == 0,
+            "radix nodes go back through the RAW table that made them, none kept for a table that may differ")
+    #expect(system.liveBlocks == 1, "the C-heap block left live is forgotten, not freed; the quarantine and the nodes went back")
+
+    try domains.reset(allocator: "pymalloc_debug")
+    #expect(domains.currentAllocatorName() == "pymalloc_debug")
+    let p = try #require(domains.malloc(.obj, 16))
+    let fresh = try PyMemDomains(allocator: "pymalloc_debug", options: PyMemOptions(serialNumbers: true, mallocQuarantine: 4))
+    let q0 = try #require(fresh.malloc(.obj, 16))
+    #expect(domains.hookSettings.serialno == fresh.hookSettings.serialno, "serial numbers start over (radix nodes included)")
+    domains.free(.obj, p)
+    fresh.free(.obj, q0)
+    #expect(domains.getAllocator(.mem) === domains.debugContext(.mem) && domains.debugContext(.mem).wrapped.identity == .pymalloc)
+  }
+
   @Test("a user hook makes the name unknown (nil), like tracemalloc; restoring brings it back")
   func userHookHidesName() throws {
     let domains = try PyMemDomains(allocator: "pymalloc_debug")

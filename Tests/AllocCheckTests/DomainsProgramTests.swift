@@ -174,6 +174,43 @@ struct DomainsCLITests {
     #expect(throws: CLIError.self) { try CLISupport.parseDomainsProfile("nope") }
   }
 
+  @Test("a DomainsAdapter reset in place gives each program the verdict, misuse lines and serial numbers of a fresh one")
+  func resetInPlaceIsFresh() {
+    // One adapter for every program (as a fuzz process and the hunts use it), against a new one per program:
+    // configurations change between programs, misuses stop runs with blocks still live, and serial numbers
+    // must start over (the dumps name "call #N").
+    let reused = DomainsAdapter()
+    var programs = 0, misuses = 0
+    for profile in DomainsProgramGenerator.Profile.allCases {
+      let generator = DomainsProgramGenerator(length: 40, profile: profile)
+      for k in 0..<12 {
+        let program = generator.generate(seed: BugHunt.programSeed(0x5E5E7, k))
+        let config = ExecutorConfig(oracle: .domains, runSeed: UInt64(k))
+        let fresh = DomainsAdapter()
+        let expected = Executor.run(program, on: fresh, config: config)
+        let got = Executor.run(program, on: reused, config: config)
+        #expect(got.violation == expected.violation && got.opsExecuted == expected.opsExecuted, "\(profile) program \(k)")
+        #expect(got.misuses.map(Self.withoutAddresses) == expected.misuses.map(Self.withoutAddresses), "\(profile) program \(k)")
+        #expect(reused.produced.map { Self.serialsAndFatalLine($0) } == fresh.produced.map { Self.serialsAndFatalLine($0) },
+                "\(profile) program \(k)")
+        #expect(reused.domains.currentAllocatorName() == fresh.domains.currentAllocatorName())
+        programs += 1
+        misuses += expected.misuses.count
+      }
+    }
+    #expect(programs == 36 && misuses > 0)
+  }
+
+  /// A misuse comparison less its dump text, which prints addresses (the dump's serials are compared apart).
+  static func withoutAddresses(_ m: MisuseComparison) -> [String] {
+    ["\(m.opIndex)", m.call, m.predicted, m.produced, "\(m.status)"]
+  }
+
+  /// The parts of a fatal error that do not depend on addresses: its line and every serial number in the dump.
+  static func serialsAndFatalLine(_ f: ProducedFatal) -> [String] {
+    [f.fatalLine] + f.stderrText.split(separator: "\n").filter { $0.contains("call #") }.map(String.init)
+  }
+
   @Test("Executor.run hands a DomainsAdapter's program to the domains executor (what run, shrink and the fuzz targets call)")
   func dispatch() throws {
     let program = try ProgramText.parse("""

@@ -4,12 +4,14 @@
 // the local check fails on its own, the epoch stays put on the plain paths and moves on the structural ones,
 // and each seeded MI bug is caught at the very op the walk after every op catches it — with the growing
 // cadence, and with no cadence walks at all (whole walks only where the epoch, the mapping or a thread or
-// heap op asks for one).
+// heap op asks for one) — on the adapter, where a fresh page carved from a mapped segment is left to the
+// local check (``Mimalloc/localFreshPages``), which then also checks its heap's every queue and every segment.
 
-import AllocUnderTest
 import Harness
 import Oracle
 import Testing
+
+@testable import AllocUnderTest
 
 @Suite("Mimalloc local invariants: the check around one address and the structure epoch")
 struct MimallocLocalInvariantTests {
@@ -56,6 +58,37 @@ struct MimallocLocalInvariantTests {
     _ = thread.heapNew()
     #expect(moved())
     #expect(m.checkInvariants().isEmpty)
+  }
+
+  @Test("localFreshPages: a fresh page from a mapped segment keeps the epoch; the check around its block sees its heap's page count, and from elsewhere it walks everything")
+  func freshPageIsLocal() throws {
+    let m = Mimalloc()
+    m.localFreshPages = true
+    let heap = m.mainThread.backing
+    _ = try #require(heap.malloc(32))  // maps the segment: the epoch moves
+    #expect(m.checkInvariants().isEmpty)
+    let e = m.structureEpoch
+    let b = try #require(heap.malloc(1000))  // a fresh page of another size, carved from the same segment
+    #expect(m.structureEpoch == e, "a fresh page carved from a mapped segment is left to the local check")
+    #expect(m.checkInvariants(around: b).isEmpty)
+    // Broken by hand where only a whole-heap check looks: the heap's page count. The check around the fresh
+    // page's block catches it (without a fresh page, only the whole walk checks page_count).
+    let c = try #require(heap.malloc(3000))
+    #expect(m.structureEpoch == e)
+    heap.pageCount += 1
+    let found = m.checkInvariants(around: c)
+    #expect(found.contains { $0.id == "MI6" && $0.detail.contains("page_count") }, "\(found)")
+    heap.pageCount -= 1
+    // The record names a page the checked address is not in: the whole walk runs instead, and sees it too.
+    _ = try #require(heap.malloc(5000))
+    heap.pageCount += 1
+    #expect(m.checkInvariants(around: b).contains { $0.id == "MI6" && $0.detail.contains("page_count") })
+    heap.pageCount -= 1
+    #expect(m.checkInvariants().isEmpty)
+    // Off (the default, and under real threads): the same kind of page moves the epoch.
+    m.localFreshPages = false
+    _ = try #require(heap.malloc(7000))
+    #expect(m.structureEpoch != e)
   }
 
   @Test("each seeded mimalloc invariant bug is caught at the same op with the growing cadence, and with whole walks only where the epoch moves, as with a walk after every op",

@@ -2,7 +2,8 @@
 // (which GIL message, whether realloc erases), PYMEM_DEBUG_SERIALNO and the `serialno` counter (a static
 // in Objects/obmalloc.c, one per instance here), the injectable "GIL held" predicate and fatal handler,
 // and the seeded bugs. Entry points: ``DebugHookSettings/gilMessage``, ``DebugHookSettings/report(_:)``.
-// Invariant: `serialno` only grows, by one per successful debug malloc/calloc/realloc (with serials on).
+// Invariant: `serialno` only grows, by one per successful debug malloc/calloc/realloc (with serials on),
+// until ``PyMemDomains/reset(allocator:)`` starts it over.
 
 /// Shared state and policy of the debug hooks of one ``PyMemDomains``.
 public final class DebugHookSettings {

@@ -83,6 +83,9 @@ final class RawDomainForwarder: RawAllocator {
   /// What the RAW domain's allocator knows about `address`.
   func readableRange(around address: Int) -> Range<Int>? { slot.allocator.readableRange(around: address) }
 
+  /// A new state of the domains (``PyMemDomains/reset(allocator:)``): nothing given out yet.
+  func resetCount() { liveBlocks = 0 }
+
   private func counted(_ p: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
     if p != nil { liveBlocks += 1 }
     return p

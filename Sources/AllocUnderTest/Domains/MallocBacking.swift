@@ -97,6 +97,15 @@ public final class MallocBacking: BlockAllocator {
     quarantinedSet.removeAll()
   }
 
+  /// Back to an empty backing for the next state of its ``PyMemDomains`` (``PyMemDomains/reset(allocator:)``):
+  /// the quarantine given back to the system allocator (as ``deinit`` does); blocks still live — a run that
+  /// stopped at a fatal error leaves some — are forgotten, not freed, as when the instance is dropped.
+  func reset() {
+    drainQuarantine()
+    live.removeAll(keepingCapacity: true)
+    ranges = AddressRanges()
+  }
+
   private func adopt(_ p: UnsafeMutableRawPointer?, size: Int) -> UnsafeMutableRawPointer? {
     guard let p else { return nil }
     live.insert(p.address)

@@ -75,6 +75,32 @@ public final class PyMemDomains {
     try setupAllocators(name)
   }
 
+  /// Back to the state ``init(build:allocator:options:system:pages:mimalloc:bugs:pymallocBugs:)`` leaves with
+  /// the same build, options, system allocator, page source and bugs, configured for `name`: what a fresh
+  /// instance per fuzz input gave, without making the backings, slots, contexts and pymalloc's tables and
+  /// radix root again. In order: pymalloc gives back every arena and frees its radix nodes through RAW as it
+  /// is installed now (what dropping the instance does, so a node goes back through the table that made it);
+  /// the C heap drains its quarantine and forgets what is still live; mimalloc backings are dropped; the
+  /// serial number, GIL predicate, fatal handler, vouched ranges and `set_nomemory` state start over; every
+  /// slot and debug context holds `MALLOC_ALLOC` again, as in `init` before ``setupAllocators(_:)``.
+  /// Blocks still held by callers become invalid.
+  public func reset(allocator name: String = "") throws(PyMemConfigError) {
+    pymallocBacking?.pymalloc.reset(keepSpares: false)
+    mallocBacking.reset()
+    mimallocBackings = [:]
+    rawForwarder.resetCount()
+    hookSettings.serialno = 0
+    hookSettings.gilHeld = { true }
+    hookSettings.onFatal = PyFatalError.printAndAbort
+    vouched.removeAll()
+    noMemory = nil
+    for slot in slots { slot.allocator = mallocBacking }
+    for context in debugContexts { context.wrapped = mallocBacking }
+    debugEnabled = false
+    configuredName = .default
+    try setupAllocators(name)
+  }
+
   // MARK: Configuration
 
   /// `_PyMem_SetupAllocators(name)`: installs the name's backings (resolved first, so an error changes

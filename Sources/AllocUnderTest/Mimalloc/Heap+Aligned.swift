@@ -46,7 +46,7 @@ extension Heap {
       guard !overflow, let q = allocate(size: oversize, zero: zero) else { return nil }
       p = q
     }
-    if mimalloc.has(.alignedIgnoresAlignment) { return p }  // seeded: the over-allocation is never aligned
+    if has(.alignedIgnoresAlignment) { return p }  // seeded: the over-allocation is never aligned
     let mask = UInt(alignment - 1)
     let aligned = (p + mask) & ~mask
     if aligned != p, let page = mimalloc.livePage(containing: p) { page.hasAligned = true }

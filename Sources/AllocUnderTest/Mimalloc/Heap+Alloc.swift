@@ -70,8 +70,8 @@ extension Heap {
   private func pageFresh(_ q: Int) -> MiPage? {
     let bsize = queues[q].blockSize
     guard let page = segmentPageAlloc(blockSize: bsize, pageAlignment: 0) else { return nil }
-    page.setUp(heap: self, blockSize: bsize, legacyStartOffset: mimalloc.has(.startOffset384))
-    queuePushFront(page, q)
+    page.setUp(heap: self, blockSize: bsize, legacyStartOffset: has(.startOffset384))
+    mimalloc.queueFreshPage(page) { queuePushFront(page, q) }
     return page
   }
 
@@ -84,7 +84,7 @@ extension Heap {
     guard let page = segmentPageAlloc(blockSize: bsize, pageAlignment: pageAlignment) else { return nil }
     let area = page.sliceCount * MiConst.sliceSize
     page.setUp(heap: self, blockSize: area, legacyStartOffset: false)
-    queuePushFront(page, MiConst.binHuge)
+    mimalloc.queueFreshPage(page) { queuePushFront(page, MiConst.binHuge) }
     return page
   }
 
@@ -102,7 +102,7 @@ extension Heap {
   /// reclaim already put a page of `bsize` with free room into one of our queues (the caller walks again).
   private func segmentsPageAlloc(slices: Int, blockSize bsize: Int) -> MiPage? {
     for _ in 0..<4 {
-      if let page = thread.spans.allocatePage(slices: slices) { return page }
+      if let page = mimalloc.carveFreshPage({ thread.spans.allocatePage(slices: slices) }) { return page }
       switch thread.reclaimOrAllocate(heap: self, slices: slices, blockSize: bsize) {
       case .reclaimedRightPage, .outOfMemory: return nil
       case .segmentWithSpace: continue

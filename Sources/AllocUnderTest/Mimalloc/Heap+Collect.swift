@@ -65,7 +65,7 @@ extension Heap {
       return
     }
     mimalloc.structuresChanged()
-    let skipFull = mimalloc.has(.destroySkipsFullPages)
+    let skipFull = has(.destroySkipsFullPages)
     forEachPage { page, q in
       if skipFull && q == MiConst.binFull { return }  // seeded: full pages stay, their blocks "live" on
       // `_mi_heap_page_destroy`: no more delayed frees into this heap, pretend all free, free the page.
@@ -85,7 +85,7 @@ extension Heap {
   /// (retargeting each page and waiting out state 1), drain the rest of its list, reset it.
   func absorb(_ from: Heap) {
     guard from.pageCount > 0 || from.delayedFreeHead != 0 else { return }
-    let seeded204 = mimalloc.has(.deleteLosesDelayedFrees)
+    let seeded204 = has(.deleteLosesDelayedFrees)
     if !seeded204 { from.delayedFreePartial() }
     for q in 0..<MiConst.queueCount {
       let moved = appendQueue(q, from: from)

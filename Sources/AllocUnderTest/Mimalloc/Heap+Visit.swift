@@ -4,14 +4,22 @@
 
 /// The used page holding an address (or none), looked up once to ask several heaps
 /// `Heap.contains(_: MiBlockLookup)` (the oracle asks every live heap about every live block).
+/// Holds no reference: the oracle's sweep makes one per live block and asks every heap, and strong fields
+/// cost a retain and a release per copy and per question. A lookup is used at once, while the allocator is
+/// quiescent, so the page and heap it names outlive it (`unowned(unsafe)`, read only on seeded-bug paths);
+/// the usual question compares identities.
 public struct MiBlockLookup {
-  let page: MiPage?
+  unowned(unsafe) let page: MiPage?
   /// The page's `xheap`, read once.
-  let heap: Heap?
+  unowned(unsafe) let heap: Heap?
+  /// `heap`'s identity, for the usual question.
+  let heapID: ObjectIdentifier?
 
   init(page: MiPage?) {
     self.page = page
-    heap = page?.heap
+    let heap = page?.heap
+    self.heap = heap
+    heapID = heap.map(ObjectIdentifier.init)
   }
 }
 
@@ -27,10 +35,10 @@ extension Heap {
 
   /// `mi_heap_contains_block` for an address already looked up (``Mimalloc/lookup(_:)``).
   public func contains(_ block: MiBlockLookup) -> Bool {
-    guard block.page != nil else { return false }
-    if mimalloc.has(.hugeNotContained), let page = block.page, page.segment.isHuge { return false }  // seeded #587
-    if mimalloc.has(.containsAnyHeapOfThread) { return block.heap?.thread === thread }  // seeded
-    return block.heap === self
+    guard block.heapID != nil else { return false }  // no used page there, or an abandoned one
+    if has(.hugeNotContained), let page = block.page, page.segment.isHuge { return false }  // seeded #587
+    if has(.containsAnyHeapOfThread) { return block.heap?.thread === thread }  // seeded
+    return block.heapID == ObjectIdentifier(self)
   }
 
   /// `mi_heap_check_owned`: `address` is word-aligned and inside the first `capacity` blocks of one of this
@@ -55,7 +63,7 @@ extension Heap {
     requireUsable("visitBlocks")
     mimalloc.structuresChanged()  // collects every page of the heap
     delayedFreePartial()
-    let lastQueue = mimalloc.has(.visitSkipsFullQueue) ? MiConst.binFull - 1 : MiConst.binFull  // seeded
+    let lastQueue = has(.visitSkipsFullQueue) ? MiConst.binFull - 1 : MiConst.binFull  // seeded
     for q in 0...lastQueue {
       for page in pages(inQueue: q) {
         page.collectFree(force: true)

@@ -18,10 +18,13 @@ public final class Heap: @unchecked Sendable {
   /// `thread.id`, kept here so the invariant walks compare owners without a checked `unowned` load (an
   /// atomic retain and release per page).
   let threadId: UInt
-  /// The allocator this heap belongs to. `unowned(unsafe)`: read on every allocation (seeded-bug tests),
-  /// where a checked `unowned` costs an atomic retain and release; the ``Mimalloc`` instance outlives every use
-  /// of its threads, heaps and segments (it owns them all: a program drops them before the allocator).
+  /// The allocator this heap belongs to. `unowned(unsafe)`: the ``Mimalloc`` instance outlives every use of
+  /// its threads, heaps and segments (it owns them all: a program drops them before the allocator). A method
+  /// call through it still retains and releases the allocator, so the hot seeded-bug tests go through
+  /// ``bugWord`` instead (``has(_:)``).
   unowned(unsafe) let mimalloc: Mimalloc
+  /// The allocator's ``Mimalloc/bugWord``, read by ``has(_:)`` without retaining the allocator.
+  let bugWord: UnsafePointer<UInt64>
   /// CPython `page_use_qsbr`: true for the object, GC and GC-pre heaps of a thread state.
   let pageUseQSBR: Bool
   /// A number unique within the ``Mimalloc`` instance, for stats.
@@ -42,12 +45,17 @@ public final class Heap: @unchecked Sendable {
     self.thread = thread
     threadId = thread.id
     self.mimalloc = thread.mimalloc
+    bugWord = unsafe UnsafePointer(thread.mimalloc.bugWord)
     self.tag = tag
     self.noReclaim = noReclaim
     self.pageUseQSBR = pageUseQSBR
     self.serial = serial
     queues = (0..<MiConst.queueCount).map { MiPageQueue(blockSize: SizeClass.blockSize(ofBin: $0)) }
   }
+
+  /// Is the allocator's seeded `bug` on? As ``Mimalloc/has(_:)``, without a retain of the allocator: this
+  /// is tested on every allocation and in the oracle's every `contains` question.
+  @inline(__always) func has(_ bug: MimallocBug) -> Bool { MimallocBug.isOn(bug, in: unsafe bugWord.pointee) }
 
   /// `mi_heap_is_backing`.
   var isBacking: Bool { thread.backing === self }
@@ -92,6 +100,6 @@ public final class Heap: @unchecked Sendable {
 
   /// `_mi_page_malloc` with this allocator's seeded bugs applied.
   func pop(_ page: MiPage, zero: Bool) -> UInt {
-    page.popBlock(zero: zero, skipZeroingRecycled: mimalloc.has(.callocSkipsZeroingRecycled))
+    page.popBlock(zero: zero, skipZeroingRecycled: has(.callocSkipsZeroingRecycled))
   }
 }

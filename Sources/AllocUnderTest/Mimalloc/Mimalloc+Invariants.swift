@@ -69,6 +69,7 @@ extension Mimalloc {
   @inline(never)
   public func checkInvariants() -> [InvariantViolation] {
     var pages = ViolationSink(), transitions = ViolationSink(), queues = ViolationSink(), segments = ViolationSink()
+    freshPages.removeAll(keepingCapacity: true)  // this walk sees everything they changed
     let serial = nextWalkSerial()
     let live = liveSegments
     let threads = self.threads

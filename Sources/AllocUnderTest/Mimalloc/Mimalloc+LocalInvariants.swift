@@ -10,12 +10,26 @@
 // Ids and messages as in the whole walk: MI1, MI2 (page lists, and the delayed list of the page's heap), MI4
 // for the touched page; MI3; MI6 for the queue the page sits in (the heap's page_count needs every queue:
 // the whole walk checks it, and only queue changes, which bump the epoch, move it); MI7 for its segment.
+// After a quiet fresh page (``Mimalloc/localFreshPages``): also MI6 for every queue of its heap and MI7 for
+// every live segment.
 
 extension Mimalloc {
   @inline(never)
   public func checkInvariants(around address: Int) -> [InvariantViolation] {
     var sink = ViolationSink()
     let p = UInt(bitPattern: address)
+    // A fresh page carved and queued without moving the epoch (Mimalloc+StructureEpoch.swift): covered here
+    // only when it is the page at `address` (usual: the block just handed out); otherwise the whole walk.
+    var freshHeap: Heap? = nil
+    if !freshPages.isEmpty {
+      let fresh = freshPages
+      guard fresh.count == 1, let page = livePage(containing: p), page === fresh[0], let heap = page.heap, heap.isAlive,
+            heap.thread.isAlive else {
+        return checkInvariants()
+      }
+      freshPages.removeAll(keepingCapacity: true)
+      freshHeap = heap
+    }
     guard let segment = liveSegment(containing: p) else {
       checkTransitions(sink: &sink)
       return sink.found
@@ -37,6 +51,15 @@ extension Mimalloc {
     let threads = self.threads
     markPoolAndSpanQueues(threads: threads, serial: serial)
     checkSegment(segment, threads: threads, serial: serial, sink: &sink)
+    if let heap = freshHeap {
+      // After a fresh page: MI7 for every segment (the span-queue links it rewrote may belong to any segment
+      // of the thread), and MI6 for every queue of its heap, with a serial of its own (the queue checked
+      // above is stamped already).
+      for other in liveSegments where other !== segment {
+        checkSegment(other, threads: threads, serial: serial, sink: &sink)
+      }
+      checkQueues(of: heap, serial: nextWalkSerial(), sink: &sink)
+    }
     return sink.found
   }
 

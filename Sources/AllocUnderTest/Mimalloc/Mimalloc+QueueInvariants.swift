@@ -8,16 +8,19 @@ extension Mimalloc {
   /// MI6: every live heap's queues and page count, stamping every queued page with `serial`.
   func checkQueues(threads: [MiThread], serial: UInt64, sink: inout ViolationSink) {
     for thread in threads where thread.isAlive {
-      for heap in thread.heaps {
-        // One copy of the 75 heads (one access to the heap; most queues are empty).
-        let queues = heap.queues
-        var total = 0
-        for q in queues.indices where queues[q].first != nil || queues[q].last != nil {  // else sound and empty
-          total += checkQueue(heap, q, queues[q], serial: serial, sink: &sink)
-        }
-        if total != heap.pageCount { sink.fail("MI6", "heap \(heap.serial): page_count \(heap.pageCount) != \(total) queued") }
-      }
+      for heap in thread.heaps { checkQueues(of: heap, serial: serial, sink: &sink) }
     }
+  }
+
+  /// MI6 for every queue of one heap and its page count (the local check after a fresh page).
+  func checkQueues(of heap: Heap, serial: UInt64, sink: inout ViolationSink) {
+    // One copy of the 75 heads (one access to the heap; most queues are empty).
+    let queues = heap.queues
+    var total = 0
+    for q in queues.indices where queues[q].first != nil || queues[q].last != nil {  // else sound and empty
+      total += checkQueue(heap, q, queues[q], serial: serial, sink: &sink)
+    }
+    if total != heap.pageCount { sink.fail("MI6", "heap \(heap.serial): page_count \(heap.pageCount) != \(total) queued") }
   }
 
   /// MI6 for `queue`, queue `q` of `heap`: back links and tail, each page used, of a live segment, owned by

@@ -12,8 +12,11 @@ public final class Mimalloc: @unchecked Sendable {
   /// Where segments come from (32 MiB aligned reservations).
   public let pages: PageSource
   /// Defects switched on by the quality suite. Change only while no thread is inside the allocator.
-  public var bugs: Set<MimallocBug> { didSet { bugBits = MimallocBug.bits(of: bugs) } }
-  private var bugBits: UInt64
+  public var bugs: Set<MimallocBug> { didSet { bugWord.pointee = MimallocBug.bits(of: bugs) } }
+  /// ``bugs`` as one word, in memory of its own: a ``Heap`` tests a bug through this pointer
+  /// (``Heap/has(_:)``), because a call on its `unowned(unsafe)` allocator retains and releases it first.
+  /// Allocated in `init`, freed in `deinit`.
+  let bugWord: UnsafeMutablePointer<UInt64>
   /// Record delayed-state transitions for MI3 (on by default; one mutex acquisition per transition).
   public var recordsTransitions = true
   /// The transitions recorded so far (MI3 reads its `forbidden` list).
@@ -28,6 +31,18 @@ public final class Mimalloc: @unchecked Sendable {
   /// Between two such changes, ``checkInvariants(around:)`` sees everything an operation could break.
   /// Atomic (relaxed): real threads bump it concurrently; only quiescent readers compare it.
   let structureEpochCounter = Atomic<Int>(0)
+  /// Opt-in, for a user on one OS thread (the harness's `MimallocAdapter`): a fresh page carved from its
+  /// thread's span queues and pushed on its heap's queue does not move ``structureEpoch``; it is recorded in
+  /// ``freshPages`` for the next ``checkInvariants(around:)``, which checks all it changed
+  /// (Mimalloc+StructureEpoch.swift). Off (the default, and with real threads): such a page bumps the epoch.
+  public var localFreshPages = false
+  /// True while such a page is carved or queued: ``structuresChanged()`` then counts nothing.
+  var quietFreshPage = false
+  /// The page carved quietly whose queue push is still to come (the push is quiet only for it).
+  var unqueuedFreshPage: MiPage? = nil
+  /// The page carved and queued without moving the epoch since the last check, if any (at most one; either
+  /// walk clears it).
+  var freshPages: [MiPage] = []
   /// The serial of the last invariant walk; walks stamp pages and segments with it instead of building
   /// sets (Mimalloc+Invariants.swift). Touched only by the quiescent walks.
   var walkSerial: UInt64 = 0
@@ -50,11 +65,15 @@ public final class Mimalloc: @unchecked Sendable {
   public init(pages: PageSource = MmapPageSource(), bugs: Set<MimallocBug> = []) {
     self.pages = pages
     self.bugs = bugs
-    bugBits = MimallocBug.bits(of: bugs)
+    bugWord = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    unsafe bugWord.initialize(to: MimallocBug.bits(of: bugs))
     main = makeThread(isMain: true)
   }
 
-  deinit { releaseEverything() }
+  deinit {
+    releaseEverything()
+    unsafe bugWord.deallocate()
+  }
 
   /// The interpreter's main thread state: exists from init, never exits.
   public var mainThread: MiThread { main }
@@ -80,6 +99,8 @@ public final class Mimalloc: @unchecked Sendable {
   /// Cost: one `release` per live segment plus dropping the objects. Not thread-safe.
   public func reset() {
     structuresChanged()
+    freshPages.removeAll()
+    unqueuedFreshPage = nil
     releaseEverything()
     abandonedPool.removeAll()
     qsbr.reset()
@@ -146,5 +167,5 @@ public final class Mimalloc: @unchecked Sendable {
 
   var transitionLog: DelayedTransitionLog? { recordsTransitions ? transitions : nil }
 
-  @inline(__always) func has(_ bug: MimallocBug) -> Bool { bugBits != 0 && bugBits & bug.bit != 0 }
+  @inline(__always) func has(_ bug: MimallocBug) -> Bool { MimallocBug.isOn(bug, in: unsafe bugWord.pointee) }
 }

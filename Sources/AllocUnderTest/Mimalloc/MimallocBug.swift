@@ -149,4 +149,7 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
   var bit: UInt64 { Self.bitTable[self]! }
 
   static func bits(of bugs: Set<MimallocBug>) -> UInt64 { bugs.reduce(0) { $0 | $1.bit } }
+
+  /// Is `bug` on in the word `bits` (``bits(of:)``)? One compare when no bug is on (every normal run).
+  @inline(__always) static func isOn(_ bug: MimallocBug, in bits: UInt64) -> Bool { bits != 0 && bits & bug.bit != 0 }
 }

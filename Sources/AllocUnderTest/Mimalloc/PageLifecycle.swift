@@ -37,7 +37,7 @@ extension Heap {
     let q = queueIndex(of: page)
     page.inFull = true
     queueMoveToEnd(page, from: MiConst.binFull, to: q)
-    if mimalloc.has(.unfullForgetsFlag) { page.inFull = true }  // seeded: in a size queue, flag still set
+    if has(.unfullForgetsFlag) { page.inFull = true }  // seeded: in a size queue, flag still set
   }
 
   /// `_mi_page_retire`: the page's last block was freed locally. The only page of a normal size queue

@@ -22,10 +22,10 @@ extension Heap {
   func queueIndex(forSize size: Int) -> Int {
     let bin = SizeClass.bin(size)
     // Seeded `binOffByOne`: a request one byte above a bin's lower neighbour goes one bin too low.
-    if mimalloc.has(.binOffByOne), bin > 8, bin < MiConst.binHuge, size == SizeClass.blockSize(ofBin: bin - 1) + 1 {
+    if has(.binOffByOne), bin > 8, bin < MiConst.binHuge, size == SizeClass.blockSize(ofBin: bin - 1) + 1 {
       return bin - 1
     }
-    if mimalloc.has(.binRoundsUpAtBoundary), size == 80 || size == 112 {
+    if has(.binRoundsUpAtBoundary), size == 80 || size == 112 {
       return bin + 1
     }
     return bin
@@ -76,8 +76,8 @@ extension Heap {
     var count = 0
     var page = other.queues[q].first
     while let p = page {
-      if !mimalloc.has(.deleteKeepsOldXHeap) { p.setHeap(self) }  // seeded: stays on the deleted heap
-      if !mimalloc.has(.deleteLosesDelayedFrees) {  // seeded #204: no wait, no state reset
+      if !has(.deleteKeepsOldXHeap) { p.setHeap(self) }  // seeded: stays on the deleted heap
+      if !has(.deleteLosesDelayedFrees) {  // seeded #204: no wait, no state reset
         p.useDelayedFree(.useDelayedFree, overrideNever: false, site: .absorb)
       }
       count += 1

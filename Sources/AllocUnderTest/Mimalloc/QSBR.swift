@@ -70,7 +70,7 @@ extension Heap {
     page.qsbrListOwner = thread
     // gh-145615 part 1: a page parked in the full queue would never be found for allocation; move it out.
     // The seeded `qsbrParkedPageLeak` keeps 3.13's behaviour.
-    if page.inFull && !mimalloc.has(.qsbrParkedPageLeak) { unfull(page) }
+    if page.inFull && !has(.qsbrParkedPageLeak) { unfull(page) }
     return false
   }
 

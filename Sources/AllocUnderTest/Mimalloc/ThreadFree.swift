@@ -273,7 +273,7 @@ extension Heap {
   private func freeDelayedBlock(_ block: MiBlock) -> Bool {
     guard let segment = SegmentInfo.containing(block.address).segment,
           let page = segment.page(containing: block.address) else { return true }
-    let overrideNever = mimalloc.has(.ownerResetsNeverDelayed)  // seeded: 3 → 0 outside reclaim
+    let overrideNever = has(.ownerResetsNeverDelayed)  // seeded: 3 → 0 outside reclaim
     guard page.tryUseDelayedFree(.useDelayedFree, overrideNever: overrideNever, site: .delayedFreeBlock) else {
       return false
     }

@@ -9,8 +9,8 @@
 // Thread-safe: the regions and counters are under one `Mutex`, the recycling bin under another. No `checkInvariants()`: the region list is checked by
 // preconditions at every reserve, release and decommit.
 //
-// Recycling (``init(faults:recycle:)``, off by default): a released region goes to a small bin instead of
-// `munmap`, and a later reserve of the same size takes it back, its touched pages zeroed (``zeroResident``)
+// Recycling (``init(faults:recycle:recycleMaxBytes:)``, off by default): a released region (up to a size
+// cap) goes to a small bin instead of `munmap`, and a later reserve of the same size takes it back, its touched pages zeroed (``zeroResident``)
 // — so an allocator reset for every fuzz input does not pay for a fresh mapping and a page fault on every
 // page it touches again. Everything a caller can see stays as without it: the memory is zeroed, the fault
 // plan counts one call per reserve (and a failed call hands nothing out), and the counters count the
@@ -60,14 +60,21 @@ public final class MmapPageSource: PageSource, Sendable {
   private let state = TSanVisibleMutex(State())
   /// How many released regions the bin keeps (0: none, every release unmaps).
   private let recycleLimit: Int
+  /// The largest region the bin keeps: a kept region stays resident until it is taken again, so a huge one
+  /// (mimalloc's multi-GiB huge segments) is unmapped as without recycling.
+  private let recycleMaxBytes: Int
   /// Released regions kept for reuse, most recent last; not in `State.regions`, not counted as mapped.
   private let bin = TSanVisibleMutex<[Region]>([])
+  /// `State.stats.mappedBytes`, for ``mappedBytes``. Invariant: equal to it whenever the lock is free.
+  private let mappedBytesCopy = Atomic<Int>(0)
 
   /// A source whose `sys_mmap` calls follow `faults` (one counted call per ``reserve(bytes:alignment:)``),
-  /// keeping up to `recycle` released regions for reuse (see the file comment).
-  public init(faults: FaultPlan = .never, recycle: Int = 0) {
+  /// keeping up to `recycle` released regions of at most `recycleMaxBytes` each for reuse (see the file
+  /// comment).
+  public init(faults: FaultPlan = .never, recycle: Int = 0, recycleMaxBytes: Int = 64 << 20) {
     self.faults = FaultInjector(faults)
     recycleLimit = Memcheck.active ? 0 : max(recycle, 0)
+    self.recycleMaxBytes = recycleMaxBytes
   }
 
   /// Unmaps every region still live: the source owns its mappings, and allocators hold it strongly, so
@@ -85,6 +92,11 @@ public final class MmapPageSource: PageSource, Sendable {
   public static var pageSize: Int { osPageSize }
 
   public var stats: PageSourceStats { state.withLock { $0.stats } }
+
+  /// `stats.mappedBytes` without the lock: a copy kept beside it, stored under the lock wherever the
+  /// counter changes. Relaxed: read it with no reserve or release in flight (the executor reads it between
+  /// ops), when it equals `stats.mappedBytes`.
+  public var mappedBytes: Int { mappedBytesCopy.load(ordering: .relaxed) }
 
   /// The most recent failure the source absorbed: a refused or injected mmap, or a failed munmap/madvise.
   public var lastError: SystemError? { state.withLock { $0.lastError } }
@@ -131,6 +143,7 @@ public final class MmapPageSource: PageSource, Sendable {
                      + "still holds: someone unmapped it behind the source's back")
       s.regions.insert(region, at: i)
       s.stats.mappedBytes += bytes
+      mappedBytesCopy.store(s.stats.mappedBytes, ordering: .relaxed)  // under the lock: stores stay in order
       s.stats.peakMappedBytes = max(s.stats.peakMappedBytes, s.stats.mappedBytes)
       if let trimError = stranded.error {  // rare
         s.stats.failedUnmaps += stranded.failedUnmaps
@@ -186,8 +199,9 @@ public final class MmapPageSource: PageSource, Sendable {
       s.regions.remove(at: i)
       s.stats.releaseCalls += 1
       s.stats.mappedBytes -= bytes
+      mappedBytesCopy.store(s.stats.mappedBytes, ordering: .relaxed)  // under the lock: stores stay in order
     }
-    if recycleLimit > 0 {
+    if recycleLimit > 0 && bytes <= recycleMaxBytes {
       let kept = bin.withLock { b -> Bool in
         guard b.count < recycleLimit else { return false }
         b.append(Region(base: address, bytes: bytes))

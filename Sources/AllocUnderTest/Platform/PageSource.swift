@@ -65,6 +65,14 @@ public protocol PageSource: AnyObject {
   /// A snapshot of the counters.
   var stats: PageSourceStats { get }
 
+  /// `stats.mappedBytes` alone: the executor reads it after every op (an unmapping triggers the ownership
+  /// sweep), so a conformer may answer it without copying every counter under its lock.
+  var mappedBytes: Int { get }
+
   /// The fault plan and call counts for this source's reserves (one counted call per `reserve`).
   var faults: FaultInjector { get }
+}
+
+extension PageSource {
+  public var mappedBytes: Int { stats.mappedBytes }
 }

@@ -74,8 +74,8 @@ extension Pymalloc {
       }
       perArena.append(PymallocArenaStats(usedPools: used, freePools: a.nfreepools, totalPools: a.ntotalpools))
     }
-    if bugs.contains(.statsOverCountClass3) && classes[3].pools > 0 { classes[3].blocksInUse += 1 }
-    if bugs.contains(.statsExtraPoolClass0) && classes[0].pools > 0 { classes[0].pools += 1 }
+    if has(.statsOverCountClass3) && classes[3].pools > 0 { classes[3].blocksInUse += 1 }
+    if has(.statsExtraPoolClass0) && classes[0].pools > 0 { classes[0].pools += 1 }
     return PymallocStats(
       classes: classes, arenas: perArena, arenasAllocatedTotal: ntimesArenaAllocated,
       arenasHighwater: narenasHighwater, arenasCurrent: current, unusedPools: unused,

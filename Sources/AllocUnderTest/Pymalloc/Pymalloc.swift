@@ -52,11 +52,13 @@ public final class Pymalloc {
   /// Is `bug` switched on? One load and a branch when no bug is (every normal run).
   @inline(__always) func has(_ bug: PymallocBug) -> Bool { bugBits != 0 && bugBits & bug.bit != 0 }
 
-  /// Returns to a freshly initialised state: every arena unmapped, no radix node in use (clean ones kept as
-  /// spares, ArenaMap), counters zero.
+  /// Returns to a freshly initialised state: every arena unmapped, no radix node in use, counters zero.
+  /// `keepSpares`: clean radix nodes are kept for the next state (ArenaMap) instead of going back to the raw
+  /// allocator — only when the next state's raw allocator can free them (a ``PyMemDomains`` reset, whose RAW
+  /// table may change between states, frees them now, through the table that gave them out).
   /// Blocks still held by callers become invalid. Raw-allocator blocks are not touched.
-  public func reset() {
-    releaseEverything(keepSpares: true)
+  public func reset(keepSpares: Bool = true) {
+    releaseEverything(keepSpares: keepSpares)
     usedPools.reset()
     arenas.removeAll()
     unusedArenaObjects = nil

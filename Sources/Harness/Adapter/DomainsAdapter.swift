@@ -1,6 +1,6 @@
-// DomainsAdapter.swift — what the domains family runs on: a fresh ``PyMemDomains`` (a release build,
-// `PYTHONMALLOC` unset) per run, with the options the domain rules rely on — serial numbers on (D5) and a
-// C-heap quarantine, so a block freed a moment ago is still readable (D4) and a double free or realloc of
+// DomainsAdapter.swift — what the domains family runs on: a ``PyMemDomains`` (a release build,
+// `PYTHONMALLOC` unset) reset to its fresh state per run, with the options the domain rules rely on —
+// serial numbers on (D5) and a C-heap quarantine, so a block freed a moment ago is still readable (D4) and a double free or realloc of
 // it reads 0xDD instead of glibc's free-list words (predictable instead of a wild read) — and any seeded
 // ``DomainBug``s. Fatal errors of the hooks are captured, never printed-and-aborted.
 //
@@ -17,10 +17,10 @@ public class DomainsAdapter: AllocatorAdapter {
   public let options: PyMemOptions
   /// Fatal errors captured during the current run, in order.
   public private(set) var fatals: [PyFatalError] = []
-  /// The instance of the current run (made by ``reset()``).
-  public private(set) var domains: PyMemDomains
-  /// Arenas for every instance: one source that keeps two released arenas, so the fresh instance of each
-  /// run (a fuzz input) maps and faults in no new arena (``MmapPageSource`` recycling).
+  /// The instance every run uses (made once; ``reset()`` returns it to its fresh state).
+  public let domains: PyMemDomains
+  /// Arenas for every state: one source that keeps two released arenas, so the fresh state of each run (a
+  /// fuzz input) maps and faults in no new arena (``MmapPageSource`` recycling).
   private let pages = MmapPageSource(recycle: 2)
 
   public init(bugs: Set<DomainBug> = [], options: PyMemOptions = DomainsAdapter.defaultOptions) {
@@ -72,9 +72,10 @@ public class DomainsAdapter: AllocatorAdapter {
     }
   }
 
-  /// A fresh instance, with fatal errors captured.
+  /// The instance back to its fresh state (``PyMemDomains/reset(allocator:)``: the same objects, emptied),
+  /// with fatal errors captured.
   public func reset() {
-    domains = try! PyMemDomains(options: options, pages: pages, bugs: bugs)
+    try! domains.reset()  // "" (the build default) is always accepted
     fatals = []
     capture()
   }

@@ -53,7 +53,7 @@ public final class PymallocAdapter: PlacementReporting {
     }
   }
   public var injectedFaults: Int { arenaInjector.injected + rawInjector.injected }
-  public var mappedBytes: Int { allocator.pages.stats.mappedBytes }
+  public var mappedBytes: Int { allocator.pages.mappedBytes }
 
   public func snapshot() -> StatsSnapshot? {
     let s = allocator.stats()

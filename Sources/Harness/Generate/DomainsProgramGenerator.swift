@@ -80,7 +80,7 @@ public struct DomainsProgramGenerator: Sendable {
       return true
     }
 
-    var liveBlocks: [Int] { state.domains.blocks.keys.filter { state.isLive(block: $0) }.sorted() }
+    var liveBlocks: [Int] { state.domains.blocks.keys.filter { state.isLive(block: $0) } }
 
     mutating func cleanOp(edges: Bool) {
       let live = liveBlocks

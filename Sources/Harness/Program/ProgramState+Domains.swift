@@ -23,6 +23,32 @@ public struct DomainBlockFacts: Hashable, Sendable {
   public var isNull: Bool
 }
 
+/// Domain block facts by block id: an array indexed by id (ids are dense, 0, 1, 2, … in definition order), so
+/// the lookups of the decoder, ``ProgramState/check(_:at:)`` and the executor — one or two per op — hash
+/// nothing. Reads like the dictionary it replaces: nil for an id with no facts.
+public struct DomainBlockTable: Hashable, Sendable {
+  /// Facts at each id; no trailing nil (so equal tables are equal arrays).
+  private var facts: [DomainBlockFacts?] = []
+
+  public init() {}
+
+  public subscript(id: Int) -> DomainBlockFacts? {
+    get { id >= 0 && id < facts.count ? facts[id] : nil }
+    set {
+      precondition(id >= 0, "DomainBlockTable: negative block id \(id)")
+      if id >= facts.count {
+        guard newValue != nil else { return }
+        facts.append(contentsOf: repeatElement(nil, count: id - facts.count + 1))
+      }
+      facts[id] = newValue
+      while facts.last == .some(nil) { facts.removeLast() }
+    }
+  }
+
+  /// The ids with facts, ascending.
+  public var keys: [Int] { facts.indices.filter { facts[$0] != nil } }
+}
+
 /// The domains family's part of ``ProgramState``.
 public struct DomainStatics: Hashable, Sendable {
   public var configuration: DomainConfiguration = .default
@@ -31,7 +57,7 @@ public struct DomainStatics: Hashable, Sendable {
   /// A domain call (anything but configure/setup) ran.
   public var callsMade = false
   /// Facts of every domain block ever defined, by id.
-  public var blocks: [Int: DomainBlockFacts] = [:]
+  public var blocks = DomainBlockTable()
   /// Blocks a write misuse touched: their next free or realloc is the check, and no other misuse may
   /// name them (two misuses of one block would make one prediction depend on the other).
   public var written: Set<Int> = []
@@ -52,10 +78,9 @@ public struct DomainStatics: Hashable, Sendable {
 }
 
 extension ProgramState {
-  /// Live, non-NULL domain blocks in id order: what a misuse can name.
+  /// Live, non-NULL domain blocks in id order (``DomainBlockTable/keys`` ascends): what a misuse can name.
   public var misusableBlocks: [Int] {
     domains.blocks.keys.filter { isLive(block: $0) && domains.blocks[$0]?.isNull == false && !domains.written.contains($0) }
-      .sorted()
   }
 
   /// Throws the first domains-family rule `op` breaks (refs were checked by ``check(_:at:)``).
