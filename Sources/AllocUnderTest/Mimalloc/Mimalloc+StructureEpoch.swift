@@ -55,7 +55,10 @@ extension Mimalloc {
 
   /// Runs `push` (queueing `page` on its heap) quietly iff `page` is the one ``carveFreshPage(_:)`` just
   /// recorded.
+  /// Subtle: with ``localFreshPages`` off (real threads) it writes nothing shared: every thread's
+  /// ``structuresChanged()`` reads ``quietFreshPage``, so a write here from one thread races with them.
   func queueFreshPage(_ page: MiPage, _ push: () -> Void) {
+    guard localFreshPages else { return push() }
     let quiet = unqueuedFreshPage === page
     unqueuedFreshPage = nil
     quietFreshPage = quiet
