@@ -27,7 +27,7 @@ struct HostCommand: ParsableCommand {
   @Option(help: "What serves the domains: reference (the Swift pymalloc, oracle on), cpython (its own pymalloc), or both (cpython, then reference, compared).")
   var allocator: String = "reference"
   @Option(help: "Domains to serve: obj, or obj,mem.") var domains: String = "obj"
-  @Option(help: "Oracle on the reference: on (every call checked, invariants and statistics on the cadence), local (no whole walks or statistics), off (calls only counted).")
+  @Option(help: "Oracle on the reference: on (every call checked, invariants around it, every invariant and the statistics on the cadence), calls (each call's own rules and the model only: no invariants or statistics), off (calls only counted).")
   var oracle: String = "on"
   @Option(name: .customLong("bug"), help: "Seed a bug into the reference (alloc-check bugs), to see a violation stop the interpreter.")
   var bugs: [String] = []
@@ -43,12 +43,13 @@ struct HostCommand: ParsableCommand {
   @Argument(parsing: .captureForPassthrough, help: "python3.11's arguments: SCRIPT.py [ARGS], -m MODULE [ARGS], -c CODE.")
   var arguments: [String] = []
 
-  func validate() throws {
+  /// Option checks, in run() so a bad option is one line and exit 2 like every command's.
+  func checkOptions() throws {
     guard ["reference", "cpython", "both"].contains(allocator) else {
       throw CLIError.usage("host: --allocator must be reference, cpython or both, not \"\(allocator)\"")
     }
     guard ["obj", "obj,mem"].contains(domains) else { throw CLIError.usage("host: --domains must be obj or obj,mem") }
-    guard ["on", "local", "off"].contains(oracle) else { throw CLIError.usage("host: --oracle must be on, local or off") }
+    guard ["on", "calls", "off"].contains(oracle) else { throw CLIError.usage("host: --oracle must be on, calls or off") }
     if let record {
       guard record.hasSuffix(".txt") else { throw CLIError.usage("host: --record takes a .txt path (the binary twin goes beside it as .bin)") }
       if !force && FileManager.default.fileExists(atPath: record) {
@@ -69,6 +70,7 @@ struct HostCommand: ParsableCommand {
   var pythonArguments: [String] { arguments.first == "--" ? Array(arguments.dropFirst()) : arguments }
 
   func run() throws {
+    try checkOptions()
     let dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
     let host = dir.appendingPathComponent("alloc-check-host").path
     let library = dir.appendingPathComponent("liballoccheck-ref.so").path
@@ -114,7 +116,7 @@ struct HostCommand: ParsableCommand {
     var env = ProcessInfo.processInfo.environment
     env["ALLOC_CHECK_HOST_ALLOCATOR"] = which
     env["ALLOC_CHECK_HOST_DOMAINS"] = domains
-    var options = oracle == "off" ? ["checks=off"] : oracle == "local" ? ["invariants=off", "stats=off"] : []
+    var options = oracle == "off" ? ["checks=off"] : oracle == "calls" ? ["invariants=off", "stats=off"] : []
     if !bugs.isEmpty { options.append("bug=" + bugs.joined(separator: "+")) }
     if let bugFrom { options.append("bug-from=\(bugFrom)") }
     env["ALLOC_CHECK_HOST_OPTIONS"] = options.joined(separator: ",")
@@ -134,10 +136,10 @@ struct HostCommand: ParsableCommand {
     try p.run()
     p.waitUntilExit()
     let status = p.terminationReason == .uncaughtSignal ? 128 + Int(p.terminationStatus) : Int(p.terminationStatus)
-    guard let text = try? String(contentsOfFile: reportPath, encoding: .utf8), !text.isEmpty else {
-      throw CLIError.usage("host: alloc-check-host (\(which)) exited with status \(status) and wrote no report")
-    }
     if status == 71 { throw CLIError.usage("host: alloc-check-host could not start (its message is above)") }
+    guard let text = try? String(contentsOfFile: reportPath, encoding: .utf8), !text.isEmpty else {
+      throw CLIError.usage("host: alloc-check-host (\(which)) exited with status \(status) and wrote no report (a crash, or os._exit in the script)")
+    }
     return HostReport(text: text, which: which, exitStatus: status == 70 ? 1 : Int32(status))
   }
 }

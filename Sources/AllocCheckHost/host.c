@@ -331,7 +331,8 @@ int main(int argc, char **argv) {
   } else if (strcmp(domains_name, "obj") != 0) {
     die("ALLOC_CHECK_HOST_DOMAINS must be obj or obj,mem");
   }
-  /* PYTHONMALLOC (and -X dev, checked after start-up) would install CPython's own allocators over ours. */
+  /* PYTHONMALLOC would install CPython's own allocators over ours; anything else that does is caught after
+   * start-up (the OBJ allocator must still be our wrapper). */
   if (getenv("PYTHONMALLOC")) {
     fprintf(stderr, "alloc-check-host: PYTHONMALLOC=%s is set; it would replace the allocator under test: unset it\n",
             getenv("PYTHONMALLOC"));
@@ -401,7 +402,7 @@ int main(int argc, char **argv) {
   PyMemAllocatorEx now;
   PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &now);
   if (now.malloc != wrap_malloc) {
-    fprintf(stderr, "alloc-check-host: the interpreter replaced the OBJ allocator at start-up (-X dev or -X tracemalloc?): "
+    fprintf(stderr, "alloc-check-host: the OBJ allocator was replaced during start-up (-X tracemalloc?): "
                     "nothing would be tested\n");
     exit(EXIT_HOST);
   }
