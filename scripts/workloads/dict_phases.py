@@ -20,6 +20,8 @@ import os
 import random
 import sys
 
+from workload_scale import read_scale, scale_note
+
 SEED = 20231
 # Entries per dict in each phase; different sizes so that each phase ends on
 # different dict table sizes and needs a different amount of memory.
@@ -32,26 +34,6 @@ def fold(acc, value):
     """Order-dependent 64-bit fold (FNV-1a style) of an int into acc."""
     return ((acc ^ (value & MASK64)) * 0x100000001B3) & MASK64
 
-
-def read_scale():
-    """WORKLOAD_SCALE: factor for the amount of work (0 < scale <= 10, default 1)."""
-    raw = os.environ.get("WORKLOAD_SCALE", "").strip()
-    if not raw:
-        return 1.0
-    try:
-        scale = float(raw)
-    except ValueError:
-        scale = float("nan")
-    if not 0 < scale <= 10:  # also rejects nan and inf
-        print(f"workload dict-phases: WORKLOAD_SCALE must be a number > 0 and <= 10, "
-              f"not {raw!r}", file=sys.stderr)
-        sys.exit(2)
-    return scale
-
-
-def scale_note(scale):
-    """Suffix for the summary line; empty at scale 1 so that output stays the same."""
-    return "" if scale == 1 else f" (scale {scale:g})"
 
 
 def str_key(i, salt):
@@ -142,7 +124,7 @@ def run_phase(rng, size):
 
 
 def main():
-    scale = read_scale()
+    scale = read_scale("dict-phases")
     sizes = [max(1, round(size * scale)) for size in PHASE_SIZES]
     print(f"workload dict-phases: seed {SEED}")
     stats = os.environ.get("WORKLOAD_STATS") == "1"

@@ -29,6 +29,8 @@ import os
 import sys
 import zlib
 
+from workload_scale import read_scale, scale_note
+
 SEED = 0  # no randomness is used; printed for uniformity with the others
 ARENA_SIZE = 1 << 20
 ALIGNMENT = 16  # pymalloc's size-class granularity on 64-bit CPython 3.11
@@ -56,26 +58,6 @@ ROUNDS = (
     ("tuple2", make_tuple, 2_000_000),
 )
 
-
-def read_scale():
-    """WORKLOAD_SCALE: factor for the amount of work (0 < scale <= 10, default 1)."""
-    raw = os.environ.get("WORKLOAD_SCALE", "").strip()
-    if not raw:
-        return 1.0
-    try:
-        scale = float(raw)
-    except ValueError:
-        scale = float("nan")
-    if not 0 < scale <= 10:  # also rejects nan and inf
-        print(f"workload fragmentation: WORKLOAD_SCALE must be a number > 0 and <= 10, "
-              f"not {raw!r}", file=sys.stderr)
-        sys.exit(2)
-    return scale
-
-
-def scale_note(scale):
-    """Suffix for the summary line; empty at scale 1 so that output stays the same."""
-    return "" if scale == 1 else f" (scale {scale:g})"
 
 
 def block_size(obj):
@@ -145,7 +127,7 @@ def run_round(name, make, n, scale=1.0):
 
 
 def main():
-    scale = read_scale()
+    scale = read_scale("fragmentation")
     print(f"workload fragmentation: seed {SEED}")
     gc.collect()
     blocks_before = sys.getallocatedblocks()

@@ -32,6 +32,8 @@ import re
 import sys
 import zlib
 
+from workload_scale import read_scale, scale_note
+
 SEED = 5150
 PHASES = (2_000, 3_200, 2_500)  # customers per phase
 STATUSES = ("new", "paid", "shipped", "delivered", "returned", "cancelled")
@@ -76,26 +78,6 @@ class Expected:
     emails: int = 0
     log_cents: int = 0
 
-
-def read_scale():
-    """WORKLOAD_SCALE: factor for the amount of work (0 < scale <= 10, default 1)."""
-    raw = os.environ.get("WORKLOAD_SCALE", "").strip()
-    if not raw:
-        return 1.0
-    try:
-        scale = float(raw)
-    except ValueError:
-        scale = float("nan")
-    if not 0 < scale <= 10:  # also rejects nan and inf
-        print(f"workload mixed-app: WORKLOAD_SCALE must be a number > 0 and <= 10, "
-              f"not {raw!r}", file=sys.stderr)
-        sys.exit(2)
-    return scale
-
-
-def scale_note(scale):
-    """Suffix for the summary line; empty at scale 1 so that output stays the same."""
-    return "" if scale == 1 else f" (scale {scale:g})"
 
 
 def name(rng):
@@ -255,7 +237,7 @@ def run_phase(phase, rng, n_customers):
 
 
 def main():
-    scale = read_scale()
+    scale = read_scale("mixed-app")
     sizes = [max(1, round(n * scale)) for n in PHASES]
     print(f"workload mixed-app: seed {SEED}")
     stats = os.environ.get("WORKLOAD_STATS") == "1"

@@ -25,6 +25,8 @@ import os
 import random
 import sys
 
+from workload_scale import read_scale, scale_note
+
 SEED = 7411
 PHASE_SIZES = (60_000, 150_000, 25_000, 110_000, 80_000)
 MASK64 = (1 << 64) - 1
@@ -51,26 +53,6 @@ def fold_all(acc, values):
         acc = ((acc ^ (v & MASK64)) * 0x100000001B3) & MASK64
     return acc
 
-
-def read_scale():
-    """WORKLOAD_SCALE: factor for the amount of work (0 < scale <= 10, default 1)."""
-    raw = os.environ.get("WORKLOAD_SCALE", "").strip()
-    if not raw:
-        return 1.0
-    try:
-        scale = float(raw)
-    except ValueError:
-        scale = float("nan")
-    if not 0 < scale <= 10:  # also rejects nan and inf
-        print(f"workload small-lists: WORKLOAD_SCALE must be a number > 0 and <= 10, "
-              f"not {raw!r}", file=sys.stderr)
-        sys.exit(2)
-    return scale
-
-
-def scale_note(scale):
-    """Suffix for the summary line; empty at scale 1 so that output stays the same."""
-    return "" if scale == 1 else f" (scale {scale:g})"
 
 
 def generate(seed, n):
@@ -199,7 +181,7 @@ def run_phase(seed, n):
 
 
 def main():
-    scale = read_scale()
+    scale = read_scale("small-lists")
     sizes = [max(1, round(n * scale)) for n in PHASE_SIZES]
     print(f"workload small-lists: seed {SEED}")
     stats = os.environ.get("WORKLOAD_STATS") == "1"

@@ -28,6 +28,8 @@ import random
 import sys
 import zlib
 
+from workload_scale import read_scale, scale_note
+
 SEED = 90210
 STEPS = 800_000
 WORKING_SET = 5_000
@@ -42,26 +44,6 @@ SPECIAL = ("grüße", "café", "Ωmega", "€uro", "数据", "𝄞clef", "naïve
 def crc(s):
     return zlib.crc32(s.encode("utf-8"))
 
-
-def read_scale():
-    """WORKLOAD_SCALE: factor for the amount of work (0 < scale <= 10, default 1)."""
-    raw = os.environ.get("WORKLOAD_SCALE", "").strip()
-    if not raw:
-        return 1.0
-    try:
-        scale = float(raw)
-    except ValueError:
-        scale = float("nan")
-    if not 0 < scale <= 10:  # also rejects nan and inf
-        print(f"workload string-churn: WORKLOAD_SCALE must be a number > 0 and <= 10, "
-              f"not {raw!r}", file=sys.stderr)
-        sys.exit(2)
-    return scale
-
-
-def scale_note(scale):
-    """Suffix for the summary line; empty at scale 1 so that output stays the same."""
-    return "" if scale == 1 else f" (scale {scale:g})"
 
 
 class Churn:
@@ -203,7 +185,7 @@ class Churn:
 
 
 def main():
-    scale = read_scale()
+    scale = read_scale("string-churn")
     steps = max(1, round(STEPS * scale))
     print(f"workload string-churn: seed {SEED}")
     gc.collect()
