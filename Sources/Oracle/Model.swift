@@ -79,6 +79,15 @@ public struct LiveBlocks: Sendable {
     classCounts = Array(repeating: 0, count: geometry.classCount)
   }
 
+  /// Live pool blocks per size class of `g` (by class request): the kept ``classCounts`` when they are
+  /// by `g`'s classes, else counted now.
+  public func classCounts(in g: SmallObjectGeometry) -> [Int] {
+    if classCounts.count == g.classCount { return classCounts }
+    var counts = Array(repeating: 0, count: g.classCount)
+    for b in blocks where b.small && g.isSmall(b.classRequest) { counts[g.sizeClass(b.classRequest)] += 1 }
+    return counts
+  }
+
   public var count: Int { blocks.count }
   public var isEmpty: Bool { blocks.isEmpty }
   public subscript(id: Int) -> ModelBlock? {

@@ -145,14 +145,7 @@ public func acr_open(_ options: UnsafePointer<CChar>?) -> Int32 {
   switch o["allocator", default: "pymalloc"] {
   case "pymalloc":
     // No recycling of released arenas: an arena given back is unmapped, as CPython does.
-    var bugs: Set<PymallocBug> = []
-    for name in bugNames {
-      guard let b = PymallocBug(rawValue: name) else {
-        globals.withLock { $0.lastError = "unknown pymalloc bug '\(name)' (alloc-check bugs lists them)" }
-        return -1
-      }
-      bugs.insert(b)
-    }
+    guard let bugs: Set<PymallocBug> = parseBugs(bugNames, "pymalloc") else { return -1 }
     let p = PymallocAdapter(bugs: bugFrom == nil ? bugs : [], pages: MmapPageSource())
     state = RefState(pymalloc: p, mimalloc: nil, oracle: CallOracle(adapter: p, oracle: .full, config: config))
     if let bugFrom {
@@ -161,14 +154,7 @@ public func acr_open(_ options: UnsafePointer<CChar>?) -> Int32 {
       state.armOffset = armOffset
     }
   case "mimalloc":
-    var bugs: Set<MimallocBug> = []
-    for name in bugNames {
-      guard let b = MimallocBug(rawValue: name) else {
-        globals.withLock { $0.lastError = "unknown mimalloc bug '\(name)' (alloc-check bugs lists them)" }
-        return -1
-      }
-      bugs.insert(b)
-    }
+    guard let bugs: Set<MimallocBug> = parseBugs(bugNames, "mimalloc") else { return -1 }
     let m = MimallocAdapter(bugs: bugs)
     state = RefState(pymalloc: nil, mimalloc: m, oracle: CallOracle(adapter: m, oracle: .heaps, config: config))
   case let other:
@@ -192,6 +178,19 @@ public func acr_arm_bugs() {
     s.bugFrom = s.oracle.counts.calls + k
     s.armOffset = nil
   }, otherwise: ())
+}
+
+/// Seeded bugs by name, or nil with `acr_last_error` saying which name is unknown.
+func parseBugs<Bug: RawRepresentable & Hashable>(_ names: [String], _ allocator: String) -> Set<Bug>? where Bug.RawValue == String {
+  var bugs: Set<Bug> = []
+  for name in names {
+    guard let b = Bug(rawValue: name) else {
+      globals.withLock { $0.lastError = "unknown \(allocator) bug '\(name)' (alloc-check bugs lists them)" }
+      return nil
+    }
+    bugs.insert(b)
+  }
+  return bugs
 }
 
 @_cdecl("acr_last_error")

@@ -54,6 +54,19 @@ extension AllocatorAdapter {
   public func read(_ address: Int, count: Int) -> [UInt8] { MemoryAccess.readUnchecked(address: address, count: count) }
   /// Writes into a live block the program holds.
   public func write(_ address: Int, _ bytes: [UInt8]) { MemoryAccess.writeUnchecked(address: address, bytes: bytes) }
+
+  /// The first invariant violation `oracle` wants, as a violation at op `i`: of the whole walk, or of the
+  /// walk around `address` (named in the detail).
+  func invariantViolation(_ i: Int, around address: Int? = nil, _ oracle: OracleConfig) -> Violation? {
+    guard let address else {
+      for (id, detail) in checkInvariants() where oracle.wants(id) { return Violation(opIndex: i, rule: id, detail: detail) }
+      return nil
+    }
+    for (id, detail) in checkInvariants(around: address) where oracle.wants(id) {
+      return Violation(opIndex: i, rule: id, detail: detail + " (checked around \(hexString(address)))")
+    }
+    return nil
+  }
 }
 
 /// Where a pool block sits, in terms both the reference and the real obmalloc record: the pool header's

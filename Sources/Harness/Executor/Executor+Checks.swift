@@ -67,29 +67,20 @@ extension Executor {
 
   func invariants(_ i: Int) -> Violation? {
     guard config.oracle.anyInvariants || config.oracle.invariants == nil else { return nil }
-    for (id, detail) in adapter.checkInvariants() where config.oracle.wants(id) {
-      return Violation(opIndex: i, rule: id, detail: detail)
-    }
-    return nil
+    return adapter.invariantViolation(i, config.oracle)
   }
 
   /// The invariants of the structures around `address` (its pool and arena; its page and segment), between
   /// two whole walks.
   func localInvariants(_ i: Int, around address: Int) -> Violation? {
     guard config.oracle.anyInvariants || config.oracle.invariants == nil else { return nil }
-    for (id, detail) in adapter.checkInvariants(around: address) where config.oracle.wants(id) {
-      return Violation(opIndex: i, rule: id, detail: detail + " (checked around \(hexString(address)))")
-    }
-    return nil
+    return adapter.invariantViolation(i, around: address, config.oracle)
   }
 
   func statsRules(_ i: Int) -> Violation? {
     guard rules.contains(.statsMatchModel) || rules.contains(.statsConsistent) || rules.contains(.memoryGivenBack),
           let s = adapter.snapshot() else { return nil }
     let g = config.oracle.geometry
-    if rules.contains(.statsMatchModel), let v = StatsRules.matchModel(opIndex: i, s, live, g) { return v }
-    if rules.contains(.statsConsistent), let v = StatsRules.consistent(opIndex: i, s, g) { return v }
-    if rules.contains(.memoryGivenBack), let v = StatsRules.memoryGivenBack(opIndex: i, s, live) { return v }
-    return nil
+    return StatsRules.check(opIndex: i, s, classCounts: live.classCounts(in: g), smallLive: live.smallCount, g, rules: rules)
   }
 }

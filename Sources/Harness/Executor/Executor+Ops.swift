@@ -141,13 +141,9 @@ extension Executor {
 
   /// O8, O1, O12, O3, O2 on one allocation result, in that order.
   func allocationRules(_ f: AllocationFacts) -> Violation? {
-    let g = config.oracle.geometry
-    if rules.contains(.nilOnlyWhereAllowed), let v = AllocationRules.nilOnlyWhereAllowed(f, g) { return v }
-    if rules.contains(.alignment), let v = AllocationRules.alignment(f, g) { return v }
-    if rules.contains(.routing), let v = AllocationRules.routing(f, g) { return v }
-    if rules.contains(.usableSize), let v = AllocationRules.usableSize(f) { return v }
-    if rules.contains(.nonOverlap), let v = AllocationRules.nonOverlap(f, live) { return v }
-    return nil
+    AllocationRules.result(f, config.oracle.geometry, rules: rules) { a, n in
+      live.overlapping(address: a, length: Int(clamping: n)).map { ($0.id, $0.address, $0.requested) }
+    }
   }
 
   func describe(_ f: AllocationFacts) -> String {

@@ -243,16 +243,9 @@ public final class CallOracle {
 
   /// O8, O1, O12, O3, O2 on one result, in the executor's order.
   private func resultRules(_ f: AllocationFacts) -> Violation? {
-    let g = oracle.geometry
-    if rules.contains(.nilOnlyWhereAllowed), let v = AllocationRules.nilOnlyWhereAllowed(f, g) { return v }
-    if rules.contains(.alignment), let v = AllocationRules.alignment(f, g) { return v }
-    if rules.contains(.routing), let v = AllocationRules.routing(f, g) { return v }
-    if rules.contains(.usableSize), let v = AllocationRules.usableSize(f) { return v }
-    if rules.contains(.nonOverlap), let a = f.address, let other = model.overlapping(address: a, length: f.requested, small: f.servedSmall) {
-      return Violation(opIndex: f.opIndex, .nonOverlap,
-        "new block [\(hexString(a)), +\(f.requested)) overlaps live p\(other.id) [\(hexString(other.address)), +\(other.requested)) — the same memory handed out twice")
+    AllocationRules.result(f, oracle.geometry, rules: rules) { a, n in
+      model.overlapping(address: a, length: n, small: f.servedSmall).map { ($0.id, $0.address, $0.requested) }
     }
-    return nil
   }
 
   private func callocCheck(_ i: Int, _ a: Int, _ requested: UInt64) -> Violation? {
@@ -292,15 +285,9 @@ public final class CallOracle {
       if cadence || (walkPending && callsSinceWalk >= mapped >> 10) {
         if let v = wholeWalk(i) { report(v); return }
       }
-      do {
-        for a in [touched, movedFrom] {
-          guard let a else { continue }
-          for (id, detail) in adapter.checkInvariants(around: a) where oracle.wants(id) {
-            report(Violation(opIndex: i, rule: id, detail: detail + " (checked around \(hexString(a)))"))
-            return
-          }
-        }
-      }
+      // Each optional address on its own: no array built per call.
+      if let t = touched, let v = adapter.invariantViolation(i, around: t, oracle) { report(v); return }
+      if let m = movedFrom, let v = adapter.invariantViolation(i, around: m, oracle) { report(v); return }
     }
     if cadence, let v = statistics(i) { report(v) }
   }
@@ -324,20 +311,13 @@ public final class CallOracle {
     walkPending = false
     callsSinceWalk = 0
     counts.walks += 1
-    for (id, detail) in adapter.checkInvariants() where oracle.wants(id) {
-      return Violation(opIndex: i, rule: id, detail: detail)
-    }
-    return nil
+    return adapter.invariantViolation(i, oracle)
   }
 
   private func statistics(_ i: Int) -> Violation? {
     guard config.statistics, rules.contains(.statsMatchModel) || rules.contains(.statsConsistent) || rules.contains(.memoryGivenBack),
           let s = adapter.snapshot() else { return nil }
     counts.statsChecks += 1
-    let g = oracle.geometry
-    if rules.contains(.statsMatchModel), let v = StatsRules.matchModel(opIndex: i, s, classCounts: model.classCounts, g) { return v }
-    if rules.contains(.statsConsistent), let v = StatsRules.consistent(opIndex: i, s, g) { return v }
-    if rules.contains(.memoryGivenBack), let v = StatsRules.memoryGivenBack(opIndex: i, s, smallLive: model.smallCount) { return v }
-    return nil
+    return StatsRules.check(opIndex: i, s, classCounts: model.classCounts, smallLive: model.smallCount, oracle.geometry, rules: rules)
   }
 }

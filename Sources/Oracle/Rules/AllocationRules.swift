@@ -16,9 +16,31 @@ public enum AllocationRules {
     return Violation(opIndex: f.opIndex, .alignment, "result \(hexString(a)) is not \(need)-byte aligned (mod \(a % need))")
   }
 
+  /// A live block as O2 names it.
+  public typealias LiveBlockName = (id: Int, address: Int, requested: UInt64)
+
+  /// O8, O1, O12, O3, O2 on one result, in that order, each when `rules` has it. `overlapping(address,
+  /// length)` is the caller's model answering O2: a live block intersecting the new one (the fuzz model,
+  /// ``LiveBlocks``, or the host's).
+  public static func result(_ f: AllocationFacts, _ g: SmallObjectGeometry, rules: RuleBits,
+                            overlapping: (Int, UInt64) -> LiveBlockName?) -> Violation? {
+    if rules.contains(.nilOnlyWhereAllowed), let v = nilOnlyWhereAllowed(f, g) { return v }
+    if rules.contains(.alignment), let v = alignment(f, g) { return v }
+    if rules.contains(.routing), let v = routing(f, g) { return v }
+    if rules.contains(.usableSize), let v = usableSize(f) { return v }
+    if rules.contains(.nonOverlap), let a = f.address { return nonOverlap(f, other: overlapping(a, f.requested)) }
+    return nil
+  }
+
   /// O2: the new block [a, a + max(n, 1)) intersects no live block (the realloc'd one already removed).
   public static func nonOverlap(_ f: AllocationFacts, _ live: LiveBlocks) -> Violation? {
-    guard let a = f.address, let other = live.overlapping(address: a, length: Int(clamping: f.requested)) else { return nil }
+    guard let a = f.address else { return nil }
+    return nonOverlap(f, other: live.overlapping(address: a, length: Int(clamping: f.requested)).map { ($0.id, $0.address, $0.requested) })
+  }
+
+  /// O2 given the live block the model found intersecting the new one, if any.
+  public static func nonOverlap(_ f: AllocationFacts, other: LiveBlockName?) -> Violation? {
+    guard let a = f.address, let other else { return nil }
     return Violation(opIndex: f.opIndex, .nonOverlap,
       "new block [\(hexString(a)), +\(f.requested)) overlaps live p\(other.id) [\(hexString(other.address)), +\(other.requested)) — the same memory handed out twice")
   }

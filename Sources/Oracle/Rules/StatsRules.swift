@@ -6,14 +6,17 @@ public enum StatsRules {
   /// resized in place: its original request); and bytes in
   /// allocated blocks = Σ in-use × block size.
   public static func matchModel(opIndex: Int, _ s: StatsSnapshot, _ live: LiveBlocks, _ g: SmallObjectGeometry) -> Violation? {
-    // The model's per-class counts, kept as blocks come and go (``LiveBlocks/countClasses(_:)``); a model
-    // without them is counted here.
-    var expected = live.classCounts
-    if expected.count != g.classCount {
-      expected = Array(repeating: 0, count: g.classCount)
-      for b in live.blocks where b.small && g.isSmall(b.classRequest) { expected[g.sizeClass(b.classRequest)] += 1 }
-    }
-    return matchModel(opIndex: opIndex, s, classCounts: expected, g)
+    matchModel(opIndex: opIndex, s, classCounts: live.classCounts(in: g), g)
+  }
+
+  /// O9, O10, O11 in that order, each when `rules` has it, against a model's per-class counts of live pool
+  /// blocks (asked for only when O9 is on) and its number of live pool blocks.
+  public static func check(opIndex: Int, _ s: StatsSnapshot, classCounts: @autoclosure () -> [Int], smallLive: Int,
+                           _ g: SmallObjectGeometry, rules: RuleBits) -> Violation? {
+    if rules.contains(.statsMatchModel), let v = matchModel(opIndex: opIndex, s, classCounts: classCounts(), g) { return v }
+    if rules.contains(.statsConsistent), let v = consistent(opIndex: opIndex, s, g) { return v }
+    if rules.contains(.memoryGivenBack), let v = memoryGivenBack(opIndex: opIndex, s, smallLive: smallLive) { return v }
+    return nil
   }
 
   /// O9 against per-class counts of the live pool blocks (a model that keeps them itself: the host's).
