@@ -11,15 +11,16 @@ import Testing
 
 @Suite("Cadence: local invariant checks between whole walks")
 struct CadenceTests {
-  @Test("growing cadence: every op for the first 15, then 8 walks per doubling; fixed: every op")
+  @Test("growing cadence: 4 walks in the first 16 ops, then 4 per doubling; fixed: every op")
   func intervals() {
     let g = WalkCadence.growing
-    #expect((0..<15).allSatisfy { g.interval(after: $0) == 1 })
-    #expect(g.interval(after: 15) == 2 && g.interval(after: 63) == 8 && g.interval(after: 127) == 16 && g.interval(after: 4095) == 512)
+    #expect((0..<15).allSatisfy { g.interval(after: $0) == 4 })
+    #expect(g.interval(after: 15) == 4 && g.interval(after: 63) == 16 && g.interval(after: 127) == 32 && g.interval(after: 4095) == 1024)
     var o = OracleConfig.full
+    #expect((0..<16).filter { o.walks(every: 1, after: $0) } == [3, 7, 11, 15])
     let walks = (0..<4096).count { o.walks(every: 1, after: $0) }
-    #expect(walks == 15 + 8 * 8 + 1, "\(walks) walks in 4096 ops")  // 16..<32 … 2048..<4096, and op 4095
-    #expect((0..<64).count { o.walks(every: 1, after: $0) } == 32)  // a 64-op fuzz input: 15 + 8 + 8, and op 63
+    #expect(walks == 4 + 4 * 8, "\(walks) walks in 4096 ops")  // ops 0..<16, then 16..<32 … 2048..<4096 (op 4095 last)
+    #expect((0..<64).count { o.walks(every: 1, after: $0) } == 12)  // a 64-op fuzz input: 4 + 4 + 4, op 63 the last
     o.cadence = .fixed
     #expect((0..<4096).allSatisfy { o.walks(every: 1, after: $0) })
     #expect(!o.walks(every: 0, after: 7))
@@ -64,19 +65,19 @@ struct OracleSpeedTests {
     return at
   }
 
-  @Test("sweeps: every 16 ops up to op 64, then at most 4 per doubling; every live/8 ops when more are live; fixed: every 16")
+  @Test("sweeps: every 32 ops up to op 128, then at most 4 per doubling; every live/8 ops when more are live; fixed: every 32")
   func sweepCadence() {
     var o = OracleConfig.full
     let growing = Self.sweeps(o, ops: 4096, live: 0)
-    #expect(Array(growing.prefix(4)) == [15, 31, 47, 63])
-    for k in 7..<12 {  // doublings 2^(k-1) ..< 2^k from op 64 on
+    #expect(Array(growing.prefix(4)) == [31, 63, 95, 127])
+    for k in 8..<12 {  // doublings 2^(k-1) ..< 2^k from op 128 on
       let inside = growing.count { $0 + 1 > 1 << (k - 1) && $0 + 1 <= 1 << k }
       #expect(inside >= 2 && inside <= 4, "\(inside) sweeps in ops \(1 << (k - 1))..<\(1 << k)")
     }
     #expect(Self.sweeps(o, ops: 64, live: 800).count == 0)  // 800 live: every 100 ops at the most
     #expect(Self.sweeps(o, ops: 200, live: 800) == [99, 199])
     o.cadence = .fixed
-    #expect(Self.sweeps(o, ops: 4096, live: 0).count == 256)
+    #expect(Self.sweeps(o, ops: 4096, live: 0).count == 128)
     o.sweepEvery = 0
     #expect(Self.sweeps(o, ops: 4096, live: 0).isEmpty)
   }

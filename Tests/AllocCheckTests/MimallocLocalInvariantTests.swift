@@ -91,6 +91,28 @@ struct MimallocLocalInvariantTests {
     #expect(m.structureEpoch != e)
   }
 
+  @Test("between ops the whole walk reuses a page unchanged since it passed: a wild store into its free block is left to the end's walk; a write through its lists is checked again")
+  func reusePassedPages() throws {
+    let adapter = MimallocAdapter()
+    let a = try #require(adapter.malloc(64))
+    let b = try #require(adapter.malloc(64))
+    adapter.free(b)  // b on the page's local free list
+    #expect(adapter.checkInvariantsBetweenOps().isEmpty)  // checks the page and remembers it passed
+    let link = MemoryAccess.loadWordUnchecked(address: b)
+    MemoryAccess.storeWordUnchecked(address: b, 0x10)  // b's link leaves the page; no field of the page moved
+    #expect(adapter.checkInvariantsBetweenOps().isEmpty, "no field moved: the walk between ops reuses the page")
+    #expect(adapter.checkInvariants().contains { $0.id == "MI2" }, "the end-of-program walk checks every page")
+    #expect(adapter.checkInvariantsBetweenOps().contains { $0.id == "MI2" }, "a failed page is not reused")
+    MemoryAccess.storeWordUnchecked(address: b, link)
+    #expect(adapter.checkInvariantsBetweenOps().isEmpty)
+    MemoryAccess.storeWordUnchecked(address: b, 0x10)
+    _ = try #require(adapter.malloc(64))  // pops from the free list: a head and the count move
+    #expect(adapter.checkInvariantsBetweenOps().contains { $0.id == "MI2" }, "a page written through its lists is checked again")
+    MemoryAccess.storeWordUnchecked(address: b, link)
+    adapter.free(a)
+    adapter.reset()
+  }
+
   @Test("each seeded mimalloc invariant bug is caught at the same op with the growing cadence, and with whole walks only where the epoch moves, as with a walk after every op",
         arguments: HeapsQualityCase.all.filter { $0.check.hasPrefix("MI") })
   func sameOp(_ c: HeapsQualityCase) throws {

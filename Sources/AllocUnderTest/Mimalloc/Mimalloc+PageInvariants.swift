@@ -9,6 +9,12 @@ extension Mimalloc {
   /// MI1, MI2 and MI4 for one used page. `delayed`: the blocks of this page found on live heaps' delayed
   /// lists (each already known to be a block below `capacity`).
   func checkPage(_ page: MiPage, delayed: ArraySlice<DelayedBlock>, sink: inout ViolationSink) {
+    let failuresBefore = sink.failures
+    page.passedCheck = nil
+    defer {
+      // Passed, with no delayed block to depend on: a later walk may reuse the verdict while the key holds.
+      if sink.failures == failuresBefore && delayed.isEmpty { page.passedCheck = page.checkKey }
+    }
     func name() -> String { "page \(hex(Int(bitPattern: page.pageStart))) bsize \(page.blockSize)" }
     guard page.blockSize > 1, page.reserved == page.areaSize / page.blockSize,
           page.used >= 0, page.used <= page.capacity, page.capacity <= page.reserved else {

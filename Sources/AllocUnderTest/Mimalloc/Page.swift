@@ -72,6 +72,9 @@ final class MiPage: @unchecked Sendable {
   /// Scratch of the invariant walks (Mimalloc+Invariants.swift); meaningful only while a field's serial
   /// equals the running walk's ``Mimalloc/walkSerial``.
   var walkMarks = PageWalkMarks()
+  /// ``checkKey`` when MI1/MI2/MI4 last passed on this page with none of its blocks on a delayed list; nil
+  /// after a failure, and from set-up or clearing on (``Mimalloc/checkInvariants(reusingPassedPages:)``).
+  var passedCheck: PageCheckKey?
 
   init(segment: MiSegment, sliceIndex: Int) {
     self.segment = segment
@@ -79,6 +82,13 @@ final class MiPage: @unchecked Sendable {
   }
 
   var isUsed: Bool { blockSize > 0 }
+  /// Every field MI1, MI2 and MI4 read (the list heads, counts, geometry, the remote word with its state,
+  /// the owning heap). The lists' links live in the free blocks and change only with a head or a count.
+  var checkKey: PageCheckKey {
+    PageCheckKey(free: free, localFree: localFree, remote: xthreadFree.load(ordering: .relaxed),
+                 heapBits: xheap.load(ordering: .relaxed), pageStart: pageStart, used: used, capacity: capacity,
+                 reserved: reserved, blockSize: blockSize, areaSize: areaSize)
+  }
   /// This object as the slice table stores it (``SegmentInfo/pageBits(atSlice:)``).
   var unmanagedBits: UInt { UInt(bitPattern: unsafe Unmanaged.passUnretained(self).toOpaque()) }
   /// Address of the first byte of the span.
@@ -107,6 +117,7 @@ final class MiPage: @unchecked Sendable {
   /// extend the free list once. The heap pointer is published first (release, see ThreadFree.swift).
   func setUp(heap: Heap, blockSize bsize: Int, legacyStartOffset: Bool) {
     setHeap(heap)
+    passedCheck = nil
     blockSize = bsize
     let offset = SizeClass.pageStartOffset(blockSize: bsize, legacy384: legacyStartOffset)
     pageStart = spanStart + UInt(offset)
@@ -208,6 +219,7 @@ final class MiPage: @unchecked Sendable {
   /// Back to the zeroed free-span state (`mi_segment_page_clear`): every field from `capacity` on.
   func clearPageFields() {
     if pageStart != 0 { Memcheck.destroyPool(pageStart, size: reserved * blockSize) }
+    passedCheck = nil
     blockSize = 0
     pageStart = 0
     areaSize = 0
@@ -228,4 +240,10 @@ final class MiPage: @unchecked Sendable {
     clearQSBR()
     useQSBR = false
   }
+}
+
+/// What MI1, MI2 and MI4 read of one page (``MiPage/checkKey``).
+struct PageCheckKey: Equatable {
+  let free: UInt, localFree: UInt, remote: UInt, heapBits: UInt, pageStart: UInt
+  let used: Int, capacity: Int, reserved: Int, blockSize: Int, areaSize: Int
 }

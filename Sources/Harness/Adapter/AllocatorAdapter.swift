@@ -33,6 +33,10 @@ public protocol AllocatorAdapter: AnyObject {
   /// lists; mimalloc: its page and segment), in time independent of the allocator's size: what one op
   /// there could have broken. Empty when sound or unsupported (the default).
   func checkInvariants(around address: Int) -> [(id: String, detail: String)]
+  /// The whole walk between ops: may reuse what an earlier walk or local check verified of structures no
+  /// op has written since (mimalloc: pages whose fields are unchanged). The default is ``checkInvariants()``;
+  /// the walks at the end of a program and of its teardown always call that one.
+  func checkInvariantsBetweenOps() -> [(id: String, detail: String)]
   /// A counter that moves whenever an op changed allocator structures beyond what
   /// ``checkInvariants(around:)`` of its touched addresses covers (mimalloc: a page changing queues, a
   /// segment mapped or abandoned, a delayed list drained, …); the executor then runs the whole walk. nil
@@ -49,6 +53,7 @@ import AllocUnderTest
 
 extension AllocatorAdapter {
   public func checkInvariants(around address: Int) -> [(id: String, detail: String)] { [] }
+  public func checkInvariantsBetweenOps() -> [(id: String, detail: String)] { checkInvariants() }
   public var structureEpoch: Int? { nil }
   /// Bytes of a live block (the executor has checked that the block is still owned).
   public func read(_ address: Int, count: Int) -> [UInt8] { MemoryAccess.readUnchecked(address: address, count: count) }
@@ -57,9 +62,12 @@ extension AllocatorAdapter {
 
   /// The first invariant violation `oracle` wants, as a violation at op `i`: of the whole walk, or of the
   /// walk around `address` (named in the detail).
-  func invariantViolation(_ i: Int, around address: Int? = nil, _ oracle: OracleConfig) -> Violation? {
+  /// `betweenOps`: the whole walk may reuse (``checkInvariantsBetweenOps()``).
+  func invariantViolation(_ i: Int, around address: Int? = nil, _ oracle: OracleConfig, betweenOps: Bool = false) -> Violation? {
     guard let address else {
-      for (id, detail) in checkInvariants() where oracle.wants(id) { return Violation(opIndex: i, rule: id, detail: detail) }
+      for (id, detail) in betweenOps ? checkInvariantsBetweenOps() : checkInvariants() where oracle.wants(id) {
+        return Violation(opIndex: i, rule: id, detail: detail)
+      }
       return nil
     }
     for (id, detail) in checkInvariants(around: address) where oracle.wants(id) {

@@ -74,6 +74,9 @@ public final class MimallocAdapter: HeapsAdapter {
   public func snapshot() -> StatsSnapshot? { nil }
   public func statsText() -> String? { nil }
   public func checkInvariants() -> [(id: String, detail: String)] { allocator.checkInvariants().map { ($0.id, $0.detail) } }
+  public func checkInvariantsBetweenOps() -> [(id: String, detail: String)] {
+    allocator.checkInvariants(reusingPassedPages: true).map { ($0.id, $0.detail) }
+  }
   public func checkInvariants(around address: Int) -> [(id: String, detail: String)] {
     allocator.checkInvariants(around: address).map { ($0.id, $0.detail) }
   }

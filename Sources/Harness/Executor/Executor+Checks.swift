@@ -32,7 +32,7 @@ extension Executor {
     }
     if o.walks(every: o.invariantsEvery, after: i)
       || ((walkAfterOp || mappingChanged || structuresChanged) && o.invariantsEvery > 0) {
-      if let v = invariants(i) { return v }
+      if let v = invariants(i, betweenOps: true) { return v }
     } else if o.invariantsEvery > 0 {
       if let t = touched, let v = localInvariants(i, around: t) { return v }
       if let m = movedFrom, let v = localInvariants(i, around: m) { return v }
@@ -65,9 +65,11 @@ extension Executor {
     return heapSweep(i)
   }
 
-  func invariants(_ i: Int) -> Violation? {
+  /// The whole walk; `betweenOps` (the walks after an op) lets the adapter reuse what is unchanged since
+  /// it was last verified, the walks at the end do not.
+  func invariants(_ i: Int, betweenOps: Bool = false) -> Violation? {
     guard config.oracle.anyInvariants || config.oracle.invariants == nil else { return nil }
-    return adapter.invariantViolation(i, config.oracle)
+    return adapter.invariantViolation(i, config.oracle, betweenOps: betweenOps)
   }
 
   /// The invariants of the structures around `address` (its pool and arena; its page and segment), between
