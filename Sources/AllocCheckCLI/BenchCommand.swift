@@ -42,7 +42,7 @@ struct BenchCommand: ParsableCommand {
   var fuzzOnly = false
   @Option(help: "Fuzz-target table: a comma list of targets (default: pymalloc, heaps, domains; the differential targets only when named).")
   var targets: String?
-  @Option(name: .customLong("repeat"), help: "Trace table: interleaved repetitions, of which the median is reported.")
+  @Option(name: .customLong("repeat"), help: "Interleaved repetitions of every timed section (oracle cost, fuzz and trace tables), of which the median is reported.")
   var repeats: String = "5"
 
   func run() throws {
@@ -103,27 +103,36 @@ struct BenchCommand: ParsableCommand {
     // Warm-up: page in the code and the first arenas.
     for p in set.prefix(5) { _ = Executor.run(p.program, on: adapter, config: ExecutorConfig(oracle: configs[2].oracle, recordTrace: false)) }
 
-    var times: [Duration] = []
-    Console.out("config                 time (s)   programs/s        ops/s   violations")
-    for (name, oracle) in configs {
-      let clock = ContinuousClock()
-      var ops = 0
-      var violations = 0
-      let elapsed = clock.measure {
-        for p in set {
-          let v = Executor.run(p.program, on: adapter, config: ExecutorConfig(oracle: oracle, runSeed: p.seed, recordTrace: false))
-          ops += v.opsExecuted
-          if !v.passed { violations += 1 }
+    // Each config `repeatCount` times, interleaved (the order alternates), so drift on a shared machine hits
+    // the three alike; the times are medians and the ratios are of medians.
+    var times: [[Double]] = Array(repeating: [], count: configs.count)
+    var ops = Array(repeating: 0, count: configs.count), violations = ops
+    for r in 0..<repeatCount {
+      for c in (r % 2 == 0 ? Array(configs.indices) : configs.indices.reversed()) {
+        let oracle = configs[c].oracle
+        let elapsed = ContinuousClock().measure {
+          for p in set {
+            let v = Executor.run(p.program, on: adapter, config: ExecutorConfig(oracle: oracle, runSeed: p.seed, recordTrace: false))
+            if r == 0 {
+              ops[c] += v.opsExecuted
+              if !v.passed { violations[c] += 1 }
+            }
+          }
         }
+        times[c].append(elapsed.seconds)
       }
-      times.append(elapsed)
-      Console.out(name.padding(toLength: 20, withPad: " ", startingAt: 0)
-                  + pad(String(format: "%.3f", elapsed.seconds), 11) + pad(String(rate(count, elapsed)), 13)
-                  + pad(String(rate(ops, elapsed)), 13) + pad(String(violations), 13))
     }
-    let a = times[0].seconds / times[2].seconds
-    let b = times[1].seconds / times[2].seconds
-    Console.out(String(format: "ratios (time, this run): (a)/(c) = %.2f×, (b)/(c) = %.2f×", a, b))
+    Console.out("config                 time (s)   programs/s        ops/s   violations   (median of \(repeatCount) interleaved runs)")
+    let medians = times.map(median)
+    for c in configs.indices {
+      let d = Duration.seconds(medians[c])
+      Console.out(configs[c].name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                  + pad(String(format: "%.3f", medians[c]), 11) + pad(String(rate(count, d)), 13)
+                  + pad(String(rate(ops[c], d)), 13) + pad(String(violations[c]), 13))
+    }
+    let perRun = (0..<repeatCount).map { String(format: "%.2f", times[0][$0] / times[2][$0]) }
+    Console.out(String(format: "ratios (median times, this run): (a)/(c) = %.2f×, (b)/(c) = %.2f×", medians[0] / medians[2], medians[1] / medians[2])
+                + "; (a)/(c) run by run: " + perRun.joined(separator: " "))
 
     // A fuzz input starts from a fresh state: reset (arenas unmapped, radix nodes freed) + one small malloc,
     // which maps a new arena and radix nodes again.

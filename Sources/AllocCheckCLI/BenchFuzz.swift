@@ -67,7 +67,7 @@ extension BenchCommand {
     }
   }
 
-  private func median(_ xs: [Double]) -> Double {
+  func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
     guard !s.isEmpty else { return 0 }
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
