@@ -97,6 +97,13 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
   /// 80 or 112 bytes (the two bins whose block size is an odd multiple of 16) are served from the next bin
   /// up, 96 and 128 (usable size larger, still ≥ request and 16-aligned, so every single rule holds).
   case binRoundsUpAtBoundary
+  /// H6 (also MI2) — a lost update between DELAYED_FREEING and a concurrent collect: the remote freer
+  /// leaves state 1 for 2 with a load and a plain store of "the list it loaded | 2" instead of the CAS loop.
+  /// A remote push between the load and the store is lost (`used` never drops: H6 once settled). If the
+  /// owner collects the page (detaches its remote list) in the window instead, the store puts the detached
+  /// blocks back: they are on the page's free list and on its remote list at once (MI2). Only an
+  /// interleaving inside the free shows it: `alloc-check explore --bug delayedFreeingLostUpdate`.
+  case delayedFreeingLostUpdate
 
   /// The oracle rule or invariant id that must catch this bug.
   public var caughtBy: String {
@@ -119,6 +126,7 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
     case .callocSkipsZeroingRecycled: "O5"
     case .alignedIgnoresAlignment, .startOffset384: "O1"
     case .remoteFreeWithoutCAS: "S4"
+    case .delayedFreeingLostUpdate: "H6"
     }
   }
 
@@ -139,7 +147,8 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
 
   /// True for a race that only interleavings of real OS threads can show (the stress runner's checks,
   /// S1–S5 of ``Stress``, catch it); logical-thread programs and direct scenarios cannot.
-  public var needsRealThreads: Bool { self == .remoteFreeWithoutCAS }
+  /// (``delayedFreeingLostUpdate`` has no stress expectation yet; the schedule explorer finds both.)
+  public var needsRealThreads: Bool { self == .remoteFreeWithoutCAS || self == .delayedFreeingLostUpdate }
   /// Caught only by the differential against the real libmimalloc (its check is an X rule).
   public var isFidelityBug: Bool { caughtBy.hasPrefix("X") }
 
