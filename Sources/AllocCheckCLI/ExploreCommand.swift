@@ -85,8 +85,8 @@ struct ExploreCommand: ParsableCommand {
     let rateText = String(format: "%.2f s, %.0f schedules/s", report.seconds, Double(report.schedules) / max(report.seconds, 1e-9))
     guard let f = report.failure else {
       let end = strategy == .exhaustive && report.exhausted ? "every schedule within the bound" : "budget spent"
-      Console.out("PASS: \(report.schedules) schedules (\(end)), no violation; longest \(report.maxSteps) steps; \(rateText)"
-                  + (report.overran > 0 ? "; \(report.overran) runs hit the step limit" : ""))
+      Console.out("PASS: \(report.schedules) schedules (\(end)), no violation; longest \(report.maxSteps) steps"
+                  + (report.longest.map { " (\($0.program), \(String(describing: $0.schedule).prefix(120)))" } ?? "") + "; \(rateText)")
       return
     }
     let path = try saved(f.program)

@@ -79,7 +79,7 @@ extension RunCommand {
     Console.out("trace (\(result.steps) steps, \(result.switchPoints.count) switches: \(Schedule.switches(result.switchPoints))):\n"
                 + result.trace.map { "  " + $0 }.joined(separator: "\n"))
     guard let v = result.violation else {
-      Console.out("PASS (\(src.program.ops.count) ops in parallel, \(result.steps) steps\(result.overran ? ", step limit hit" : ""))")
+      Console.out("PASS (\(src.program.ops.count) ops in parallel, \(result.steps) steps)")
       return
     }
     Console.out(describe(v, programLength: src.program.ops.count))

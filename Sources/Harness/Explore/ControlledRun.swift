@@ -27,12 +27,14 @@ final class ControlledRun: InterleavingController, @unchecked Sendable {
   /// Every decision, when recording (the exhaustive search branches on them; tests compare them).
   private(set) var decisions: [(Decision, Int)] = []
   private let recordDecisions: Bool
-  /// Past this many steps the picker is no longer asked (default picks only), so a schedule that keeps a
-  /// spinning task running cannot livelock the run; `overran` tells.
+  /// Past this many steps the run is declared livelocked (a task spins for a state no task will ever
+  /// make: with a seeded lost update, a page can stay in DELAYED_FREEING for good): every task that
+  /// reaches a yield point after that is parked for good (its OS thread is leaked, never resumed), gates
+  /// open, and the run ends. The allocator is then unusable until reset.
   private let stepLimit: Int
-  private(set) var overran = false
+  private(set) var livelocked = false
 
-  init(tasks: Int, picker: any Picker, recordDecisions: Bool, stepLimit: Int = 200_000) {
+  init(tasks: Int, picker: any Picker, recordDecisions: Bool, stepLimit: Int = 20_000) {
     self.picker = picker
     semaphores = (0..<tasks).map { _ in DispatchSemaphore(value: 0) }
     finished = Array(repeating: false, count: tasks)
@@ -75,6 +77,8 @@ final class ControlledRun: InterleavingController, @unchecked Sendable {
 
   private func handOver(_ kind: YieldKind) {
     let me = current!
+    if steps >= stepLimit { livelocked = true }
+    if livelocked { park(me) }
     let next = decide(kind)
     guard next != me else { return }
     current = next
@@ -93,8 +97,14 @@ final class ControlledRun: InterleavingController, @unchecked Sendable {
     semaphores[next].signal()
   }
 
+  /// A livelocked run: `task` stops here for good; the others go on until they finish or stop here too.
+  private func park(_ task: Int) -> Never {
+    finish(task)
+    while true { DispatchSemaphore(value: 0).wait() }
+  }
+
   private func enabled() -> [Int] {
-    finished.indices.filter { !finished[$0] && (gates[$0]?() ?? true) }
+    finished.indices.filter { !finished[$0] && (livelocked || (gates[$0]?() ?? true)) }
   }
 
   private func decide(_ kind: YieldKind) -> Int {
@@ -102,8 +112,7 @@ final class ControlledRun: InterleavingController, @unchecked Sendable {
     let live = current.flatMap { finished[$0] ? nil : $0 }
     let d = Decision(step: steps, current: live, kind: kind, enabled: enabled())
     precondition(!d.enabled.isEmpty, "ControlledRun: no task can run (an op waits for one that never comes)")
-    if steps > stepLimit { overran = true }
-    let pick = overran ? d.defaultPick : picker.pick(d)
+    let pick = livelocked ? d.defaultPick : picker.pick(d)
     if pick != d.defaultPick { switchPoints.append(SwitchPoint(step: steps, thread: pick)) }
     if recordDecisions { decisions.append((d, pick)) }
     return pick

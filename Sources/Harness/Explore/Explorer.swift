@@ -63,9 +63,9 @@ public struct ExploreReport: Sendable {
   public var failure: ExploreFailure? = nil
   /// Exhaustive: every schedule within the bound of every program was run.
   public var exhausted = false
-  /// Runs that hit the step limit (finished on default picks).
-  public var overran = 0
   public var maxSteps = 0
+  /// The schedule of the longest run, and its program's name.
+  public var longest: (program: String, schedule: Schedule)? = nil
   /// Per program: (name, tasks, steps of the default schedule).
   public var shapes: [(name: String, tasks: Int, steps: Int)] = []
 }
@@ -94,8 +94,10 @@ public final class Explorer {
     /// Counts one run; true when the exploration must stop (a failure, or the budget is spent).
     func account(_ p: ExploreProgram, _ schedule: Schedule, _ run: ScheduledRun) -> Bool {
       report.schedules += 1
-      report.maxSteps = max(report.maxSteps, run.steps)
-      if run.overran { report.overran += 1 }
+      if run.steps > report.maxSteps {
+        report.maxSteps = run.steps
+        report.longest = (p.name, schedule)
+      }
       if run.violation != nil {
         report.failure = ExploreFailure(program: p, schedule: schedule, run: run, scheduleNumber: report.schedules)
         return true
@@ -144,7 +146,10 @@ public final class Explorer {
           var used = 0
           for (d, pick) in decisions where d.step <= last && d.preempts(pick) { used += 1 }
           for (d, pick) in decisions where d.step > last {
-            for alt in d.enabled where alt != pick && used + (d.preempts(alt) ? 1 : 0) <= o.preemptionBound {
+            // A spinning task is never picked again at its spin (it would only spin on: not fair, and an
+            // endless supply of free branches).
+            for alt in d.enabled where alt != pick && !(d.kind == .spin && alt == d.current)
+              && used + (d.preempts(alt) ? 1 : 0) <= o.preemptionBound {
               stack.append(points + [SwitchPoint(step: d.step, thread: alt)])
             }
           }

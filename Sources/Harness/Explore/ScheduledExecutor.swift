@@ -19,8 +19,8 @@ public struct ScheduledRun: Sendable {
   public var steps: Int
   /// Where the picks differed from the default: the run's `switches:` form.
   public var switchPoints: [SwitchPoint]
-  /// The run hit the step limit; the rest ran on default picks.
-  public var overran: Bool
+  /// The run hit the step limit (a livelock; its violation says so).
+  public var livelocked: Bool
   /// What happened, in order: op starts and results (addresses as offsets in their segment, so two runs
   /// compare equal whatever addresses the OS gave), then the checks.
   public var trace: [String]
@@ -55,17 +55,22 @@ public final class ScheduledExecutor: @unchecked Sendable {
     control.run { [self] task in
       for step in program.tasks[task] {
         control.opBoundary(task) { state.stopped || step.needs.allSatisfy { state.completed[$0.task] >= $0.count } }
-        if state.stopped { break }
+        if state.stopped || control.livelocked { break }
         state.trace.append("t\(task) starts op \(step.index): \(ProgramText.renderLine(step.op, definedName: step.defines.map { "p\($0)" }))")
         let result = perform(step, state)
         state.trace.append("t\(task) op \(step.index): \(result)")
         state.completed[task] += 1
       }
     }
-    if state.violation == nil { finalChecks(end: program.program.ops.count, state) }
+    if control.livelocked {
+      state.fail(Violation(opIndex: program.program.ops.count, rule: "livelock",
+                           detail: "no progress after \(control.steps) steps: a thread spins for a state no thread will make"))
+    } else if state.violation == nil {
+      finalChecks(end: program.program.ops.count, state)
+    }
     if let v = state.violation { state.trace.append("violation: \(v)") }
     let result = ScheduledRun(violation: state.violation, steps: control.steps, switchPoints: control.switchPoints,
-                              overran: control.overran, trace: state.trace)
+                              livelocked: control.livelocked, trace: state.trace)
     return (result, control.decisions)
   }
 
