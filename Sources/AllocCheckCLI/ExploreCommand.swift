@@ -90,13 +90,16 @@ struct ExploreCommand: ParsableCommand {
       return
     }
     let path = try saved(f.program)
+    let shrunk = explorer.shrinkSchedule(f)
     let bugFlags = bugs.map { " --bug \($0.rawValue)" }.joined()
     Console.out("""
       FAIL: schedule \(f.scheduleNumber) of program \(f.program.name) (\(f.run.steps) steps, \(f.run.switchPoints.count) switches); \(rateText)
       \(describe(f.run.violation!, programLength: f.program.parallel.program.ops.count))
       schedule: \(f.schedule)
       as switches: \(Schedule.switches(f.run.switchPoints))
+      shrunk schedule: \(shrunk.schedule) (\(shrunk.run.violation.map { "\($0.rule)" } ?? "?"), \(shrunk.run.steps) steps)
       replay: alloc-check run \(path)\(bugFlags) --schedule \(f.schedule)
+      replay (shrunk): alloc-check run \(path)\(bugFlags) --schedule \(shrunk.schedule)
       trace (last 16 lines):
       \(f.run.trace.suffix(16).map { "  " + $0 }.joined(separator: "\n"))
       """)

@@ -46,7 +46,8 @@ struct ExploreTests {
         arguments: [(MimallocBug.remoteFreeWithoutCAS, ExploreStrategy.exhaustive), (.remoteFreeWithoutCAS, .pct),
                     (.delayedFreeingLostUpdate, .exhaustive), (.delayedFreeingLostUpdate, .pct)])
   func raceFound(_ bug: MimallocBug, _ strategy: ExploreStrategy) throws {
-    let report = Explorer(bugs: [bug]).explore([Self.remoteFrees], ExploreOptions(strategy: strategy, schedules: 400, seed: 1))
+    let explorer = Explorer(bugs: [bug])
+    let report = explorer.explore([Self.remoteFrees], ExploreOptions(strategy: strategy, schedules: 400, seed: 1))
     let failure = try #require(report.failure, "\(bug) not found by \(strategy) in 400 schedules")
     #expect(["H6", "MI2", "livelock"].contains(failure.run.violation?.rule ?? ""), "\(String(describing: failure.run.violation))")
     // No switch point, no race: the default schedule alone passes (the bug needs an interleaving).
@@ -55,6 +56,11 @@ struct ExploreTests {
     let replay = ScheduledExecutor(bugs: [bug]).run(Self.remoteFrees.parallel, schedule: failure.schedule)
     #expect(replay.violation == failure.run.violation)
     #expect(replay.trace == failure.run.trace)
+    // The shrunk schedule has no more switch points and still fails with the same rule.
+    let shrunk = explorer.shrinkSchedule(failure)
+    guard case .switches(let points) = shrunk.schedule else { Issue.record("not a switches schedule"); return }
+    #expect(points.count <= failure.run.switchPoints.count)
+    #expect(shrunk.run.violation?.rule == failure.run.violation?.rule)
   }
 
   @Test("the correct reference passes a fixed budget of each strategy", arguments: ExploreStrategy.allCases)

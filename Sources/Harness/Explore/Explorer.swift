@@ -160,6 +160,31 @@ public final class Explorer {
     return report
   }
 
+  /// Shrinks a failing schedule: starting from the run's switch points, drops each point whose removal
+  /// keeps a violation of the same rule (one pass from the last point to the first, then again while any
+  /// point went). Returns the shorter `switches:` schedule and its run.
+  public func shrinkSchedule(_ failure: ExploreFailure) -> (schedule: Schedule, run: ScheduledRun) {
+    let rule = failure.run.violation?.rule
+    var points = failure.run.switchPoints
+    var best = failure.run
+    var changed = true
+    while changed {
+      changed = false
+      for i in points.indices.reversed() {
+        var fewer = points
+        fewer.remove(at: i)
+        let run = executor.run(failure.program.parallel, schedule: .switches(fewer))
+        if let v = run.violation, v.rule == rule {
+          points = run.switchPoints.count <= fewer.count ? run.switchPoints : fewer
+          best = run
+          changed = true
+          break
+        }
+      }
+    }
+    return (.switches(points), best)
+  }
+
   static func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
   }
