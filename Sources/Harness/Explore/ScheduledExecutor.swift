@@ -87,11 +87,13 @@ public final class ScheduledExecutor: @unchecked Sendable {
       return allocated(step, .calloc(count: c, size: n), overflow ? .max : total, adapter.calloc(c, n), home: mem, s)
     case .realloc(let ref, let n):
       let old = ref.flatMap { s.live.remove(id: $0.id) }
+      if let old, let v = lostOwnership(step, old) { s.fail(v); return "not run: \(v.rule)" }
       let a = adapter.realloc(old?.address, n)
       if a == nil, let old { s.live.insert(old) }  // a failed realloc leaves the block alone
       return allocated(step, .realloc(old: old), n, a, home: mem, s)
     case .free(let ref):
       let b = ref.flatMap { s.live.remove(id: $0.id) }
+      if let b, let v = lostOwnership(step, b) { s.fail(v); return "not run: \(v.rule)" }
       adapter.free(b?.address)
     case .spawn:
       return "t\(adapter.spawnThread())"
@@ -125,6 +127,12 @@ public final class ScheduledExecutor: @unchecked Sendable {
       preconditionFailure("ScheduledExecutor: \(step.op) is not run by a task")
     }
     return "done"
+  }
+
+  /// O13 before a block is freed or resized: a corrupted allocator may have given its page back already
+  /// (a block counted free twice empties the page early); freeing it then would stop the process.
+  private func lostOwnership(_ step: ParallelProgram.Step, _ b: ModelBlock) -> Violation? {
+    ContentRules.ownershipKept(opIndex: step.index, b, ownedNow: adapter.ownsSmall(b.address))
   }
 
   private static func belongs(_ home: HeapIdentity, toThread t: Int) -> Bool {
