@@ -90,7 +90,9 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
   /// atomic store instead of the CAS loop, so a concurrent push or the owner's detach in between is
   /// overwritten: a block is lost (`used` never drops) or handed out twice. The window is widened with one
   /// `sched_yield` between the load and the store (a 2-core machine rarely preempts inside a few
-  /// instructions). Logical threads cannot interleave there: no program and no direct scenario shows it.
+  /// instructions). Logical threads of the sequential executor cannot interleave there: no program run op by
+  /// op and no direct scenario shows it; the controlled scheduler does (`alloc-check explore --bug
+  /// remoteFreeWithoutCAS`: a yield point at the load and at the store).
   case remoteFreeWithoutCAS
   // Appended last: the quality hunts derive their seeds from each case's index.
   /// X5 same usable size (fidelity: only the differential against libmimalloc sees it): requests of exactly
