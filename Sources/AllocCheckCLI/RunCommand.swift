@@ -21,10 +21,13 @@ struct RunCommand: ParsableCommand {
   @OptionGroup var allocator: AllocatorOptions
   @Flag(help: "Print the whole trace, not only its end.") var trace = false
   @Option(help: "Also write the program in the text form to this path (e.g. to shrink or encode it).") var save: String?
+  @Option(help: "Run the heaps-family program in parallel under this schedule of the controlled scheduler, as alloc-check explore prints it (random:SEED, pct:D:K:SEED, switches:12t1,…).")
+  var schedule: String?
 
   func run() throws {
     let src = try source.resolve(command: "run")
     let alloc = try allocator.resolve().adapted(to: src.family)
+    if let schedule { return try runScheduled(src, alloc, schedule) }
     Console.parameters("run", [("program", src.origin), ("run seed", "\(hex(src.runSeed)) (\(src.runSeedNote))")] + alloc.rows)
 
     if let save {
@@ -58,6 +61,28 @@ struct RunCommand: ParsableCommand {
     Console.out(describe(v, programLength: ops.count))
     let shown = trace ? verdict.trace[...] : verdict.trace.suffix(Self.traceTail)
     Console.out("trace (\(trace ? "all" : "last \(shown.count)") ops):\n" + FailureReport.renderTrace(shown))
+    throw ExitCode(1)
+  }
+}
+
+extension RunCommand {
+  /// `--schedule`: the program as a ``ParallelProgram`` on the reference mimalloc, one schedule, every line
+  /// of its trace.
+  func runScheduled(_ src: ProgramSourceOptions.Resolved, _ alloc: AllocatorOptions.Resolved, _ text: String) throws {
+    let schedule: Schedule
+    do { schedule = try Schedule.parse(text) } catch { throw CLIError.usage("run: \(error)") }
+    guard src.family == .heaps, alloc.peer == .reference, alloc.arenaFaults == .never else {
+      throw CLIError.usage("run: --schedule runs heaps-family programs on the reference mimalloc, without faults")
+    }
+    Console.parameters("run", [("program", src.origin), ("schedule", "\(schedule)")] + alloc.rows)
+    let result = ScheduledExecutor(bugs: Set(alloc.mimallocBugs)).run(ParallelProgram(src.program), schedule: schedule)
+    Console.out("trace (\(result.steps) steps, \(result.switchPoints.count) switches: \(Schedule.switches(result.switchPoints))):\n"
+                + result.trace.map { "  " + $0 }.joined(separator: "\n"))
+    guard let v = result.violation else {
+      Console.out("PASS (\(src.program.ops.count) ops in parallel, \(result.steps) steps)")
+      return
+    }
+    Console.out(describe(v, programLength: src.program.ops.count))
     throw ExitCode(1)
   }
 }

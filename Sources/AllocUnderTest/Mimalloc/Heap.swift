@@ -37,7 +37,7 @@ public final class Heap: @unchecked Sendable {
   var pageRetiredMax = 0
   /// `thread_delayed_free`: blocks freed by other threads into pages that were in state 0. Atomic; every
   /// operation is a helper in ThreadFree.swift.
-  let threadDelayedFree = Atomic<UInt>(0)
+  let threadDelayedFree = SharedWord(0)
   /// False once deleted, destroyed, abandoned with its thread, or dropped by `Mimalloc.reset()`.
   public internal(set) var isAlive = true
 

@@ -90,13 +90,22 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
   /// atomic store instead of the CAS loop, so a concurrent push or the owner's detach in between is
   /// overwritten: a block is lost (`used` never drops) or handed out twice. The window is widened with one
   /// `sched_yield` between the load and the store (a 2-core machine rarely preempts inside a few
-  /// instructions). Logical threads cannot interleave there: no program and no direct scenario shows it.
+  /// instructions). Logical threads of the sequential executor cannot interleave there: no program run op by
+  /// op and no direct scenario shows it; the controlled scheduler does (`alloc-check explore --bug
+  /// remoteFreeWithoutCAS`: a yield point at the load and at the store).
   case remoteFreeWithoutCAS
   // Appended last: the quality hunts derive their seeds from each case's index.
   /// X5 same usable size (fidelity: only the differential against libmimalloc sees it): requests of exactly
   /// 80 or 112 bytes (the two bins whose block size is an odd multiple of 16) are served from the next bin
   /// up, 96 and 128 (usable size larger, still ≥ request and 16-aligned, so every single rule holds).
   case binRoundsUpAtBoundary
+  /// H6 (also MI2) — a lost update between DELAYED_FREEING and a concurrent collect: the remote freer
+  /// leaves state 1 for 2 with a load and a plain store of "the list it loaded | 2" instead of the CAS loop.
+  /// A remote push between the load and the store is lost (`used` never drops: H6 once settled). If the
+  /// owner collects the page (detaches its remote list) in the window instead, the store puts the detached
+  /// blocks back: they are on the page's free list and on its remote list at once (MI2). Only an
+  /// interleaving inside the free shows it: `alloc-check explore --bug delayedFreeingLostUpdate`.
+  case delayedFreeingLostUpdate
 
   /// The oracle rule or invariant id that must catch this bug.
   public var caughtBy: String {
@@ -119,6 +128,7 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
     case .callocSkipsZeroingRecycled: "O5"
     case .alignedIgnoresAlignment, .startOffset384: "O1"
     case .remoteFreeWithoutCAS: "S4"
+    case .delayedFreeingLostUpdate: "H6"
     }
   }
 
@@ -139,7 +149,8 @@ public enum MimallocBug: String, CaseIterable, Sendable, Codable {
 
   /// True for a race that only interleavings of real OS threads can show (the stress runner's checks,
   /// S1–S5 of ``Stress``, catch it); logical-thread programs and direct scenarios cannot.
-  public var needsRealThreads: Bool { self == .remoteFreeWithoutCAS }
+  /// (``delayedFreeingLostUpdate`` has no stress expectation yet; the schedule explorer finds both.)
+  public var needsRealThreads: Bool { self == .remoteFreeWithoutCAS || self == .delayedFreeingLostUpdate }
   /// Caught only by the differential against the real libmimalloc (its check is an X rule).
   public var isFidelityBug: Bool { caughtBy.hasPrefix("X") }
 

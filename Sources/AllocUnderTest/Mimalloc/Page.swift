@@ -53,9 +53,9 @@ final class MiPage: @unchecked Sendable {
   var retireExpire = 0
 
   /// Remote-free list head | 2-bit ``DelayedState`` (see ThreadFree.swift for every operation on it).
-  let xthreadFree = Atomic<UInt>(0)
+  let xthreadFree = SharedWord(0)
   /// The owning ``Heap`` as `Unmanaged` bits, 0 when abandoned or free (see ThreadFree.swift).
-  let xheap = Atomic<UInt>(0)
+  let xheap = SharedWord(0)
 
   /// Heap-queue or span-queue links (owner only).
   var next: MiPage?

@@ -25,7 +25,7 @@ final class MiSegment: @unchecked Sendable {
   /// caller's id: only the owner can see its own id, so a stale value never makes a free wrongly local);
   /// stores are releasing (2.1.2 assigns the `_Atomic` field, a seq_cst store; 2.1.7 uses release) and the
   /// ownership hand-off itself is ordered by the abandoned pool's mutex.
-  let threadId: Atomic<UInt>
+  let threadId: SharedWord
   /// Whose span queues hold this segment's free spans; nil while abandoned (owner-side mirror of threadId).
   var ownerThread: MiThread?
   /// Used pages (the info slice is not counted). MI7: == number of used spans.
@@ -67,7 +67,7 @@ final class MiSegment: @unchecked Sendable {
     self.isHuge = isHuge
     segmentSlices = slices
     sliceEntries = min(slices, MiConst.slicesPerSegment)
-    self.threadId = Atomic(threadId)
+    self.threadId = SharedWord(threadId)
     pageObjects = Array(repeating: nil, count: sliceEntries)
     firstOfSpanEndingAt = Array(repeating: -1, count: sliceEntries)
     dirty = Array(repeating: 0, count: (sliceEntries + 63) / 64)

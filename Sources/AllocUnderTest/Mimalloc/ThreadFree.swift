@@ -13,8 +13,9 @@ import Synchronization
 import Glibc
 #endif
 
-/// `mi_atomic_yield`: let the thread in state 1 finish its push.
-@inline(__always) func miYield() { _ = sched_yield() }
+/// `mi_atomic_yield`: let the thread in state 1 finish its push (under a controlled scheduler: a spin
+/// yield point, where the scheduler runs another thread).
+@inline(__always) func miYield() { Interleaving.spin() }
 
 extension MiPage {
   @inline(__always) static func listPart(_ word: UInt) -> UInt { word & ~3 }
@@ -76,7 +77,7 @@ extension MiPage {
       let notify = Self.statePart(expected) == .useDelayedFree
       if !notify { block.next = Self.listPart(expected) }
       let desired = notify ? Self.listPart(expected) | 1 : block.address | Self.statePart(expected).rawValue
-      miYield()
+      Interleaving.widenWindow()
       xthreadFree.store(desired, ordering: .releasing)  // release: the link store above, as the CAS did
       if notify { record(from: .useDelayedFree, to: .delayedFreeing, site: .remoteFree) }
       return notify
@@ -108,6 +109,13 @@ extension MiPage {
   /// `tryUseDelayedFree`, which waits while it sees 1), failure relaxed.
   func finishDelayedFreeing() {
     var expected = xthreadFree.load(ordering: .relaxed)
+    if segment.owner.has(.delayedFreeingLostUpdate) {
+      // Seeded: 1 → 2 as a load and a store. An owner's detach (collect) or another remote push between
+      // the two is overwritten: detached blocks come back onto the list, pushed ones are lost.
+      xthreadFree.store(Self.listPart(expected) | DelayedState.noDelayedFree.rawValue, ordering: .releasing)
+      record(from: Self.statePart(expected), to: .noDelayedFree, site: .remoteFreeDone)
+      return
+    }
     while true {
       let desired = Self.listPart(expected) | DelayedState.noDelayedFree.rawValue
       HappensBefore.before(threadFreeKey)
