@@ -146,6 +146,9 @@ public final class Pymalloc {
   func malloc(_ n: Int) -> UnsafeMutableRawPointer? {
     if has(.mallocFailsAt256) && n == 256 { return nil }
     if let p = smallAlloc(n) { return p }
+    // Seeded: a small request that got no arena (the only other reason smallAlloc declines one is the
+    // routeSmallToRaw bug) gives up instead of falling back to raw.
+    if has(.arenaFailureReturnsNull) && n > 0 && n <= PymallocLayout.smallRequestThreshold && !has(.routeSmallToRaw) { return nil }
     let p = raw.malloc(n == 0 ? 1 : n)
     if p != nil { rawAllocatedBlocks += 1 }
     return p
