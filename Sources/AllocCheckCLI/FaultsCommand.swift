@@ -15,18 +15,18 @@ struct FaultsCommand: ParsableCommand {
     commandName: "faults",
     abstract: "Fail every mmap and raw-malloc call of each program in turn; check the oracle and F1–F3 (exit 1 on a failure).",
     discussion: FaultCheck.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "\n")
-      + "\nSites: mmap (pymalloc arenas, mimalloc segments), raw (pymalloc's raw allocator, radix nodes included)."
-      + " The domains family is not swept yet.")
+      + "\nSites: mmap (pymalloc arenas, mimalloc segments), raw (the C heap: pymalloc's raw allocator and radix"
+      + " nodes, the domains' malloc backing).")
 
   @Argument(help: "Program files (text or fuzz bytes).") var files: [String] = []
   @Flag(help: "Sweep every committed program in corpus/ (seeds and regressions of every fuzz target).") var corpus = false
   @Option(help: "Generate programs from this seed (program i uses seed + i).") var seed: String?
   @Option(help: "How many programs to generate with --seed.") var programs: String = "10"
   @Option(help: "Ops per generated program.") var length: String = "200"
-  @Option(help: "Family of generated programs (and of binary FILEs): pymalloc or heaps.") var family: String?
+  @Option(help: "Family of generated programs (and of binary FILEs): pymalloc, heaps or domains.") var family: String?
   @Option(help: "Only this site: mmap or raw.") var site: String?
   @Option(help: "Only this call number of --site (a replay: prints the trace).") var call: String?
-  @Option(name: .customLong("bug"), help: "Switch on a seeded pymalloc or mimalloc bug (repeatable).") var bugs: [String] = []
+  @Option(name: .customLong("bug"), help: "Switch on a seeded pymalloc, mimalloc or domain bug (repeatable).") var bugs: [String] = []
   @Flag(help: "Print every site of every program, not only failures and a line per program.") var verbose = false
 
   struct Item {
@@ -51,6 +51,7 @@ struct FaultsCommand: ParsableCommand {
     let seeded = try bugs.map { b throws(CLIError) in try CLISupport.parseAnyBug(b) }
     let pymallocBugs = Set(seeded.compactMap { if case .pymalloc(let b) = $0 { b } else { nil } })
     let mimallocBugs = Set(seeded.compactMap { if case .mimalloc(let b) = $0 { b } else { nil } })
+    let domainBugs = Set(seeded.compactMap { if case .domain(let b) = $0 { b } else { nil } })
     let bugFlags = bugs.map { " --bug \($0)" }.joined()
 
     let items = try collect(asked)
@@ -63,20 +64,16 @@ struct FaultsCommand: ParsableCommand {
 
     let start = Date()
     var lastProgress = Date()
-    var (runs, failures, skipped, nulls) = (0, 0, 0, 0)
+    var (runs, failures, nulls) = (0, 0, 0)
     var siteCalls: [FaultSite: Int] = [:]
     var pairs = 0
     for (n, item) in items.enumerated() {
-      guard let subject = FaultSubject(family: item.family, pymallocBugs: pymallocBugs, mimallocBugs: mimallocBugs) else {
-        skipped += 1
-        if verbose { Console.out("\(item.origin): skipped (the domains family is not swept yet)") }
-        continue
-      }
+      let subject = FaultSubject(family: item.family, pymallocBugs: pymallocBugs, mimallocBugs: mimallocBugs, domainBugs: domainBugs)
       if let s = onlySite, let k = onlyCall {
         runs += 1
         let clean = FaultSweep.count(item.program, subject, runSeed: item.runSeed)
         let (failure, verdict) = FaultSweep.runOnce(item.program, subject, site: s, call: k, runSeed: item.runSeed,
-                                                    cleanNulls: clean.nullOps, recordTrace: true)
+                                                    cleanNulls: clean.nullOps, cleanRawBlocks: clean.rawBlocksLeft, recordTrace: true)
         Console.out("\(item.origin): \(s.rawValue) call \(k) fails")
         Console.out("trace:\n" + FailureReport.renderTrace(verdict.trace))
         if let f = failure {
@@ -126,7 +123,7 @@ struct FaultsCommand: ParsableCommand {
     }
     let seconds = Date().timeIntervalSince(start)
     let perSite = FaultSite.allCases.compactMap { s in siteCalls[s].map { "\(s.rawValue) \($0)" } }.joined(separator: ", ")
-    Console.out("faults: \(items.count - skipped) programs swept\(skipped > 0 ? " (\(skipped) domains-family skipped)" : ""), "
+    Console.out("faults: \(items.count) programs swept, "
                 + "\(runs) runs, \(pairs) program×site pairs with calls (calls failed: \(perSite.isEmpty ? "none" : perSite)), "
                 + "\(nulls) surfaced as NULL, \(failures) failures, \(String(format: "%.1f", seconds)) s")
     if failures > 0 { throw ExitCode(1) }

@@ -34,9 +34,12 @@ public struct FaultEvent: Sendable, Equatable {
   /// The request belongs in a pool (1…512 bytes, not a realloc of a raw block): pymalloc falls back to the
   /// raw allocator when it cannot get an arena, so a single fault there must not surface as NULL.
   public var poolSized: Bool
-  public init(opIndex: Int, returnedNull: Bool, poolSized: Bool) {
+  /// Domains family: the fault hit a misuse op's probe allocation; the run stopped there (nothing judged).
+  public var inMisuse: Bool
+  public init(opIndex: Int, returnedNull: Bool, poolSized: Bool, inMisuse: Bool = false) {
     self.opIndex = opIndex
     self.returnedNull = returnedNull
     self.poolSized = poolSized
+    self.inMisuse = inMisuse
   }
 }

@@ -13,8 +13,12 @@
 //       no byte is mapped and no raw block is live — a mapping or block lost on a failure path shows here.
 //
 // Sites per family (``FaultSite``): pymalloc: `mmap` (arenas, `PageSource.reserve`) and `raw` (every
-// `RawAllocator` malloc, calloc and realloc, the radix-tree nodes included); heaps: `mmap` (segments). The
-// domains family has no fault plumbing in its executor yet, so it is not swept.
+// `RawAllocator` malloc, calloc and realloc, the radix-tree nodes included); heaps: `mmap` (segments);
+// domains: `mmap` (pymalloc's arenas under MEM and OBJ) and `raw` (the C heap under every domain on malloc,
+// RAW included, and pymalloc's fallback and radix nodes through RAW). Domains specifics: F3 there compares
+// with the clean run (a run that stops where CPython aborts leaves its corrupted blocks to the harness), and
+// a fault that hits a misuse op's own probe allocation stops the run with the comparison void (the
+// prediction assumes that allocation succeeds); a misuse of a block a fault left NULL is not performed.
 // Each run is replayed by `alloc-check faults FILE --site S --call K`, and its verdict alone by
 // `alloc-check run FILE --arena-faults nth:K` (mmap) or `--raw-faults nth:K` (raw).
 
@@ -54,15 +58,19 @@ public struct FaultSubject: Sendable {
   public let family: ProgramFamily
   public let pymallocBugs: Set<PymallocBug>
   public let mimallocBugs: Set<MimallocBug>
+  public let domainBugs: Set<DomainBug>
 
-  public init?(family: ProgramFamily, pymallocBugs: Set<PymallocBug> = [], mimallocBugs: Set<MimallocBug> = []) {
-    guard family != .domains else { return nil }
+  public init(family: ProgramFamily, pymallocBugs: Set<PymallocBug> = [], mimallocBugs: Set<MimallocBug> = [],
+              domainBugs: Set<DomainBug> = []) {
     self.family = family
     self.pymallocBugs = pymallocBugs
     self.mimallocBugs = mimallocBugs
+    self.domainBugs = domainBugs
   }
 
   public var sites: [FaultSite] { family == .heaps ? [.mmap] : [.mmap, .raw] }
+  /// Every family is swept.
+  public static let families = ProgramFamily.allCases
 
   /// A fresh allocator whose `site` fails its k-th call (none when `site` is nil).
   func makeAdapter(failing site: FaultSite?, call k: Int) -> AllocatorAdapter {
@@ -70,7 +78,9 @@ public struct FaultSubject: Sendable {
     switch family {
     case .heaps:
       return MimallocAdapter(bugs: mimallocBugs, faults: site == .mmap ? plan : .never)
-    default:
+    case .domains:
+      return DomainsAdapter(bugs: domainBugs, arenaFaults: site == .mmap ? plan : .never, rawFaults: site == .raw ? plan : .never)
+    case .pymalloc:
       return PymallocAdapter(bugs: pymallocBugs, arenaFaults: site == .mmap ? plan : .never,
                              rawFaults: site == .raw ? plan : .never)
     }
@@ -79,13 +89,23 @@ public struct FaultSubject: Sendable {
   /// Calls of `site` made since the adapter's last reset.
   func calls(_ adapter: AllocatorAdapter, _ site: FaultSite) -> Int {
     if let m = adapter as? MimallocAdapter { return site == .mmap ? m.allocator.pages.faults.calls : 0 }
+    if let d = adapter as? DomainsAdapter { return site == .mmap ? d.faultCalls.mmap : d.faultCalls.raw }
     let p = (adapter as! PymallocAdapter).allocator
     return site == .mmap ? p.pages.faults.calls : p.raw.faults.calls
   }
 
   /// F3 after a run whose teardown freed every block: the reason, or nil. Releases everything the
-  /// allocator keeps (the adapter is not used again).
-  func leftBehind(_ adapter: AllocatorAdapter) -> String? {
+  /// allocator keeps (the adapter is not used again). Domains: `cleanRawBlocks` is what the clean run left.
+  func leftBehind(_ adapter: AllocatorAdapter, cleanRawBlocks: Int = 0) -> String? {
+    if let d = adapter as? DomainsAdapter {
+      d.reset()  // pymalloc gives back every arena and radix node; the C heap drains its quarantine
+      let (mapped, raw) = d.footprint
+      if mapped != 0 { return "\(mapped) bytes still mapped after every arena was released (a mapping was lost)" }
+      if raw > cleanRawBlocks {
+        return "\(raw) C-heap blocks still live after the reset, \(cleanRawBlocks) after the clean run (a block was lost)"
+      }
+      return nil
+    }
     if let m = adapter as? MimallocAdapter {
       m.allocator.reset()
       let mapped = m.allocator.pages.stats.mappedBytes
@@ -105,7 +125,8 @@ public struct FaultSubject: Sendable {
 
   /// F2: must the op during which `site`'s single fault fired return NULL?
   func expectsNull(_ site: FaultSite, _ event: FaultEvent) -> Bool {
-    switch (family, site) {
+    if event.inMisuse { return event.returnedNull }  // a probe allocation inside a misuse op: not judged
+    return switch (family, site) {
     case (.heaps, _): false  // mimalloc: collect (force) and map again
     case (_, .mmap): false  // pymalloc: no arena, so the raw allocator serves it
     case (_, .raw): !event.poolSized  // the raw call was the request's own (else a radix node: fallback)
@@ -146,19 +167,24 @@ public enum FaultSweep {
   /// The clean run: its verdict, the call count per site, and the ops that returned NULL without any fault
   /// (a request the OS refuses, such as 2^48 bytes: one injected fault cannot change that outcome).
   public static func count(_ program: Program, _ subject: FaultSubject, runSeed: UInt64 = 0)
-    -> (verdict: Verdict, calls: [FaultSite: Int], nullOps: Set<Int>) {
+    -> (verdict: Verdict, calls: [FaultSite: Int], nullOps: Set<Int>, rawBlocksLeft: Int) {
     let adapter = subject.makeAdapter(failing: nil, call: 1)
     let v = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: subject.family.fullOracle, runSeed: runSeed))
     var calls: [FaultSite: Int] = [:]
     for s in subject.sites { calls[s] = subject.calls(adapter, s) }
     let nullOps = Set(v.trace.filter { $0.result.hasPrefix("→ NULL") }.map(\.opIndex))
-    return (v, calls, nullOps)
+    var left = 0
+    if let d = adapter as? DomainsAdapter {
+      d.reset()
+      left = d.footprint.rawBlocks
+    }
+    return (v, calls, nullOps, left)
   }
 
   /// One faulted run: call `k` of `site` fails. The failure it shows, or nil; and the verdict.
   /// `cleanNulls`: the clean run's NULL ops (``count(_:_:runSeed:)``), whose outcome the fault must not change.
   public static func runOnce(_ program: Program, _ subject: FaultSubject, site: FaultSite, call k: Int,
-                             runSeed: UInt64 = 0, cleanNulls: Set<Int>, recordTrace: Bool = false)
+                             runSeed: UInt64 = 0, cleanNulls: Set<Int>, cleanRawBlocks: Int = 0, recordTrace: Bool = false)
     -> (failure: FaultFailure?, verdict: Verdict) {
     let adapter = subject.makeAdapter(failing: site, call: k)
     let v = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: subject.family.fullOracle, runSeed: runSeed, recordTrace: recordTrace))
@@ -190,14 +216,14 @@ public enum FaultSweep {
       return fail(FaultCheck.F2.rawValue, event.opIndex,
                   "\(op) returned \(event.returnedNull ? "NULL" : "a block") after \(site.rawValue) call \(k) failed; \(why)")
     }
-    if let lost = subject.leftBehind(adapter) { return fail(FaultCheck.F3.rawValue, nil, lost) }
+    if let lost = subject.leftBehind(adapter, cleanRawBlocks: cleanRawBlocks) { return fail(FaultCheck.F3.rawValue, nil, lost) }
     return (nil, v)
   }
 
   /// Sweeps every site and call of `program`. `progress` is called after each run with (runs done, runs).
   public static func sweep(_ program: Program, _ subject: FaultSubject, runSeed: UInt64 = 0,
                            sites: [FaultSite]? = nil, progress: (Int, Int) -> Void = { _, _ in }) -> FaultSweepResult {
-    let (clean, calls, cleanNulls) = count(program, subject, runSeed: runSeed)
+    let (clean, calls, cleanNulls, cleanLeft) = count(program, subject, runSeed: runSeed)
     var result = FaultSweepResult(baseline: clean.violation)
     guard clean.passed else { return result }
     let chosen = subject.sites.filter { sites?.contains($0) ?? true }
@@ -207,7 +233,7 @@ public enum FaultSweep {
       var s = SiteSweep(site: site, calls: calls[site, default: 0])
       if s.calls > 0 {
         for k in 1...s.calls {
-          let (failure, v) = runOnce(program, subject, site: site, call: k, runSeed: runSeed, cleanNulls: cleanNulls)
+          let (failure, v) = runOnce(program, subject, site: site, call: k, runSeed: runSeed, cleanNulls: cleanNulls, cleanRawBlocks: cleanLeft)
           if let failure {
             s.failures.append(failure)
           } else if let e = v.faults.first, e.returnedNull, !cleanNulls.contains(e.opIndex) {

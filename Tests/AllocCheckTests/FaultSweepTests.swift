@@ -1,0 +1,79 @@
+// FaultSweepTests.swift — exhaustive out-of-memory injection (FaultSweep.swift, `alloc-check faults`) on a
+// small set: every mmap and raw call of a few generated pymalloc and heaps programs fails in turn and every
+// run passes; and each fault check can fail: F1 (a call number the program never reaches), F2 (the seeded
+// arenaFailureReturnsNull) and F3 (the seeded radixFailureLeaksArena), each also passing without its bug.
+
+import AllocUnderTest
+import Harness
+import Oracle
+import Testing
+
+@Suite("Fault sweep: every allocation site and call fails in turn")
+struct FaultSweepTests {
+  static let pymallocPrograms = (1...3).map { ProgramGenerator(length: 200).generate(seed: UInt64(0xFA_0000 + $0)) }
+  static let heapsPrograms = (1...3).map { HeapsProgramGenerator(length: 200).generate(seed: UInt64(0xFA_1000 + $0)) }
+  /// Two arenas' worth of 512-byte blocks: a second arena, so both radix-node failures and arena failures
+  /// happen in the middle of a program with live blocks.
+  static let twoArenas = Program(Array(repeating: Op.malloc(512), count: 2100))
+
+  @Test("the clean reference passes every faulted run of both families; faults surface as NULL and as fallbacks")
+  func cleanSweep() throws {
+    let pymalloc = FaultSubject(family: .pymalloc)
+    var (runs, nulls, mmapCalls, rawCalls) = (0, 0, 0, 0)
+    for p in Self.pymallocPrograms + [Self.twoArenas] {
+      let r = FaultSweep.sweep(p, pymalloc)
+      #expect(r.baseline == nil)
+      #expect(r.failures.isEmpty, "\(r.failures.prefix(3).map { "\($0.site) call \($0.call): \($0.rule) \($0.detail)" })")
+      runs += r.runs
+      nulls += r.sites.reduce(0) { $0 + $1.nulls }
+      mmapCalls += r.sites.first { $0.site == .mmap }?.calls ?? 0
+      rawCalls += r.sites.first { $0.site == .raw }?.calls ?? 0
+    }
+    #expect(mmapCalls >= 5 && rawCalls >= 20, "the set must reach both sites often: mmap \(mmapCalls), raw \(rawCalls)")
+    #expect(nulls > 0 && nulls < runs, "some faults surface as NULL (raw requests), others are absorbed (fallback)")
+    let heaps = FaultSubject(family: .heaps)
+    var heapRuns = 0
+    for p in Self.heapsPrograms {
+      let r = FaultSweep.sweep(p, heaps)
+      #expect(r.baseline == nil)
+      #expect(r.failures.isEmpty, "\(r.failures.prefix(3).map { "\($0.site) call \($0.call): \($0.rule) \($0.detail)" })")
+      #expect(r.sites.map(\.site) == [.mmap])
+      heapRuns += r.runs
+    }
+    #expect(heapRuns >= 3, "every heaps program maps at least one segment")
+    print("fault sweep: pymalloc \(runs) runs (mmap \(mmapCalls), raw \(rawCalls), \(nulls) NULL), heaps \(heapRuns) runs")
+  }
+
+  @Test("F1 fails when the planned call never comes (no fault fired)")
+  func f1CanFail() throws {
+    let subject = FaultSubject(family: .pymalloc)
+    let p = Self.pymallocPrograms[0]
+    let clean = FaultSweep.count(p, subject)
+    let beyond = clean.calls[.mmap]! + 1
+    let (failure, _) = FaultSweep.runOnce(p, subject, site: .mmap, call: beyond, cleanNulls: clean.nullOps)
+    #expect(failure?.rule == "F1", "\(String(describing: failure))")
+    let (ok, v) = FaultSweep.runOnce(p, subject, site: .mmap, call: beyond - 1, cleanNulls: clean.nullOps)
+    #expect(ok == nil && v.faults.count == 1, "the last call that exists fires once")
+  }
+
+  @Test("F2 catches arenaFailureReturnsNull (NULL where CPython falls back to raw); clean without it")
+  func f2CatchesNullInsteadOfFallback() throws {
+    let buggy = FaultSubject(family: .pymalloc, pymallocBugs: [.arenaFailureReturnsNull])
+    let r = FaultSweep.sweep(Self.twoArenas, buggy)
+    #expect(r.baseline == nil, "the bug is silent without a fault")
+    #expect(!r.failures.isEmpty && r.failures.allSatisfy { $0.rule == "F2" }, "\(r.failures.map(\.rule))")
+    #expect(r.failures.contains { $0.site == .mmap } && r.failures.contains { $0.site == .raw },
+            "an arena failure and a radix-node failure both end in the missing fallback")
+    #expect(FaultSweep.sweep(Self.twoArenas, FaultSubject(family: .pymalloc)).failures.isEmpty)
+  }
+
+  @Test("F3 catches radixFailureLeaksArena (an arena left mapped on a failure path); clean without it")
+  func f3CatchesLeakedMapping() throws {
+    let buggy = FaultSubject(family: .pymalloc, pymallocBugs: [.radixFailureLeaksArena])
+    let r = FaultSweep.sweep(Self.twoArenas, buggy)
+    #expect(r.baseline == nil, "the bug is silent without a fault")
+    let f3 = r.failures.filter { $0.rule == "F3" }
+    #expect(!f3.isEmpty && f3.count == r.failures.count, "\(r.failures.map(\.rule))")
+    #expect(f3.allSatisfy { $0.site == .raw && $0.detail.contains("still mapped") }, "\(f3.map(\.detail))")
+  }
+}
