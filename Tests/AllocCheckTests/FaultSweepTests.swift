@@ -1,5 +1,5 @@
 // FaultSweepTests.swift — exhaustive out-of-memory injection (FaultSweep.swift, `alloc-check faults`) on a
-// small set: every mmap and raw call of a few generated pymalloc and heaps programs fails in turn and every
+// small set: every mmap and raw call of a few generated pymalloc, heaps and domains programs fails in turn and every
 // run passes; and each fault check can fail: F1 (a call number the program never reaches), F2 (the seeded
 // arenaFailureReturnsNull) and F3 (the seeded radixFailureLeaksArena), each also passing without its bug.
 
@@ -12,9 +12,10 @@ import Testing
 struct FaultSweepTests {
   static let pymallocPrograms = (1...3).map { ProgramGenerator(length: 200).generate(seed: UInt64(0xFA_0000 + $0)) }
   static let heapsPrograms = (1...3).map { HeapsProgramGenerator(length: 200).generate(seed: UInt64(0xFA_1000 + $0)) }
+  static let domainsPrograms = (1...3).map { DomainsProgramGenerator(length: 100).generate(seed: UInt64(0xFA_2000 + $0)) }
   /// Two arenas' worth of 512-byte blocks: a second arena, so both radix-node failures and arena failures
   /// happen in the middle of a program with live blocks.
-  static let twoArenas = Program(Array(repeating: Op.malloc(512), count: 2100))
+  static let twoArenas = Program(Array(repeating: Op.malloc(size: 512), count: 2100))
 
   @Test("the clean reference passes every faulted run of both families; faults surface as NULL and as fallbacks")
   func cleanSweep() throws {
@@ -41,7 +42,20 @@ struct FaultSweepTests {
       heapRuns += r.runs
     }
     #expect(heapRuns >= 3, "every heaps program maps at least one segment")
-    print("fault sweep: pymalloc \(runs) runs (mmap \(mmapCalls), raw \(rawCalls), \(nulls) NULL), heaps \(heapRuns) runs")
+    let domains = FaultSubject(family: .domains)
+    var (domainRuns, domainNulls, domainMmap) = (0, 0, 0)
+    for p in Self.domainsPrograms {
+      let r = FaultSweep.sweep(p, domains)
+      #expect(r.baseline == nil)
+      #expect(r.failures.isEmpty, "\(r.failures.prefix(3).map { "\($0.site) call \($0.call): \($0.rule) \($0.detail)" })")
+      domainRuns += r.runs
+      domainNulls += r.sites.reduce(0) { $0 + $1.nulls }
+      domainMmap += r.sites.first { $0.site == .mmap }?.calls ?? 0
+    }
+    #expect(domainMmap >= 1 && domainNulls > 0 && domainNulls < domainRuns,
+            "domains: arenas and the C heap both fail somewhere (mmap \(domainMmap), \(domainNulls) NULL of \(domainRuns))")
+    print("fault sweep: pymalloc \(runs) runs (mmap \(mmapCalls), raw \(rawCalls), \(nulls) NULL), heaps \(heapRuns) runs, "
+      + "domains \(domainRuns) runs (\(domainNulls) NULL)")
   }
 
   @Test("F1 fails when the planned call never comes (no fault fired)")
