@@ -86,8 +86,17 @@ public struct ScoreHunt: Sendable, Codable {
   public var programs: Int
   public var rule: String?
   public var shrunkOps: Int?
-  /// The program that caught it, as the seed and index of the hunt (replay: the same `score` cell).
+  /// The seed of the program that caught it (its canary run seed too).
   public var programSeed: UInt64?
+
+  public init(caught: Bool, seconds: Double, programs: Int, rule: String?, shrunkOps: Int?, programSeed: UInt64?) {
+    self.caught = caught
+    self.seconds = seconds
+    self.programs = programs
+    self.rule = rule
+    self.shrunkOps = shrunkOps
+    self.programSeed = programSeed
+  }
 }
 
 /// One cell of the matrix: every seed of a bug under a method.
