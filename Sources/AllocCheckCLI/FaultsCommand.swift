@@ -122,6 +122,11 @@ struct FaultsCommand: ParsableCommand {
       if bad.count > 10 { Console.out("  … and \(bad.count - 10) more failures") }
     }
     let seconds = Date().timeIntervalSince(start)
+    if onlyCall != nil {
+      Console.out("faults: \(runs) run\(runs == 1 ? "" : "s") replayed, \(failures) failures")
+      if failures > 0 { throw ExitCode(1) }
+      return
+    }
     let perSite = FaultSite.allCases.compactMap { s in siteCalls[s].map { "\(s.rawValue) \($0)" } }.joined(separator: ", ")
     Console.out("faults: \(items.count) programs swept, "
                 + "\(runs) runs, \(pairs) program×site pairs with calls (calls failed: \(perSite.isEmpty ? "none" : perSite)), "

@@ -67,6 +67,11 @@ struct FaultSweepTests {
     #expect(r.failures.contains { $0.site == .mmap } && r.failures.contains { $0.site == .raw },
             "an arena failure and a radix-node failure both end in the missing fallback")
     #expect(FaultSweep.sweep(Self.twoArenas, FaultSubject(family: .pymalloc)).failures.isEmpty)
+    // The same bug under the PyMem domains (pymalloc behind MEM and OBJ, possibly hooked): F2 there too.
+    let domains = Self.domainsPrograms.flatMap {
+      FaultSweep.sweep($0, FaultSubject(family: .domains, pymallocBugs: [.arenaFailureReturnsNull])).failures
+    }
+    #expect(!domains.isEmpty && domains.allSatisfy { $0.rule == "F2" }, "\(domains.map { "\($0.rule) \($0.detail)" })")
   }
 
   @Test("F3 catches radixFailureLeaksArena (an arena left mapped on a failure path); clean without it")
@@ -77,5 +82,9 @@ struct FaultSweepTests {
     let f3 = r.failures.filter { $0.rule == "F3" }
     #expect(!f3.isEmpty && f3.count == r.failures.count, "\(r.failures.map(\.rule))")
     #expect(f3.allSatisfy { $0.site == .raw && $0.detail.contains("still mapped") }, "\(f3.map(\.detail))")
+    let domains = Self.domainsPrograms.flatMap {
+      FaultSweep.sweep($0, FaultSubject(family: .domains, pymallocBugs: [.radixFailureLeaksArena])).failures
+    }
+    #expect(!domains.isEmpty && domains.allSatisfy { $0.rule == "F3" }, "\(domains.map { "\($0.rule) \($0.detail)" })")
   }
 }

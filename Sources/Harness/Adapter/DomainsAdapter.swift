@@ -27,14 +27,15 @@ public class DomainsAdapter: AllocatorAdapter {
 
   /// `arenaFaults` / `rawFaults`: plans for pymalloc's arena mmaps and for the C heap under RAW (the fault
   /// sweep; counts restart at every ``reset()``).
+  /// `pymallocBugs`: seeded bugs of the pymalloc under MEM and OBJ (the fault sweep's fault-path bugs).
   public init(bugs: Set<DomainBug> = [], options: PyMemOptions = DomainsAdapter.defaultOptions,
-              arenaFaults: FaultPlan = .never, rawFaults: FaultPlan = .never) {
+              arenaFaults: FaultPlan = .never, rawFaults: FaultPlan = .never, pymallocBugs: Set<PymallocBug> = []) {
     self.bugs = bugs
     self.options = options
     pages = MmapPageSource(faults: arenaFaults, recycle: 2)
     system = SystemRawAllocator(faults: rawFaults)
     // "" (the build default) is always accepted
-    domains = try! PyMemDomains(options: options, system: system, pages: pages, bugs: bugs)
+    domains = try! PyMemDomains(options: options, system: system, pages: pages, bugs: bugs, pymallocBugs: pymallocBugs)
     capture()
   }
 

@@ -79,7 +79,8 @@ public struct FaultSubject: Sendable {
     case .heaps:
       return MimallocAdapter(bugs: mimallocBugs, faults: site == .mmap ? plan : .never)
     case .domains:
-      return DomainsAdapter(bugs: domainBugs, arenaFaults: site == .mmap ? plan : .never, rawFaults: site == .raw ? plan : .never)
+      return DomainsAdapter(bugs: domainBugs, arenaFaults: site == .mmap ? plan : .never, rawFaults: site == .raw ? plan : .never,
+                            pymallocBugs: pymallocBugs)
     case .pymalloc:
       return PymallocAdapter(bugs: pymallocBugs, arenaFaults: site == .mmap ? plan : .never,
                              rawFaults: site == .raw ? plan : .never)

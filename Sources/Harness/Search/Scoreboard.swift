@@ -154,8 +154,12 @@ public enum Scoreboard {
       let v = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: oracle, runSeed: s, recordTrace: false))
       guard let violation = v.violation else { continue }
       let seconds = Date().timeIntervalSince(start)
+      // The shrink gets the time box too (a 6000-op program replays in a fraction of a second per attempt):
+      // past it every candidate is refused, so the shrinker stops where it got.
+      let deadline = Date().addingTimeInterval(timeBox)
       let shrunk = Shrinker.shrink(program, maxAttempts: shrinkAttempts) { candidate in
-        Executor.run(candidate, on: adapter, config: ExecutorConfig(oracle: oracle, runSeed: s, recordTrace: false)).violation?.rule == violation.rule
+        Date() < deadline
+          && Executor.run(candidate, on: adapter, config: ExecutorConfig(oracle: oracle, runSeed: s, recordTrace: false)).violation?.rule == violation.rule
       }
       return ScoreHunt(caught: true, seconds: seconds, programs: k, rule: violation.rule, shrunkOps: shrunk.program.ops.count, programSeed: s)
     }
