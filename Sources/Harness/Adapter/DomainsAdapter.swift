@@ -39,6 +39,12 @@ public class DomainsAdapter: AllocatorAdapter {
     capture()
   }
 
+  /// Dropping the domains frees pymalloc's radix nodes through RAW, which may be hooked; under a seeded hook
+  /// bug that free can end in a fatal error, whose handler must not reach this adapter once it is gone
+  /// (seen: `alloc-check score` dropping a hunt's adapter with sizeLittleEndian on, an unowned read of a
+  /// destroyed object).
+  deinit { domains.onFatal = { _ in } }
+
   /// Calls of the arena mmap and the C heap since the last reset (the fault sweep's two sites).
   public var faultCalls: (mmap: Int, raw: Int) { (pages.faults.calls, system.faults.calls) }
   /// Bytes mapped and C-heap blocks live right now (the fault sweep's F3 compares them with a clean run's).
