@@ -61,6 +61,8 @@ struct BugsCommand: ParsableCommand {
     case .freeListFIFO: "fidelity (diff --peer cpython): freed blocks join the tail of the pool's free list"
     case .releaseLastFreeArena: "fidelity (diff --peer cpython): the last wholly free arena is released (bpo-37257 undone)"
     case .statsQuantizationWrong: "fidelity (diff --peer cpython): the stats text's quantization line ignores the pool header"
+    case .arenaFailureReturnsNull: "fault path (alloc-check faults): a small request whose arena mmap failed returns NULL instead of going to raw"
+    case .radixFailureLeaksArena: "fault path (alloc-check faults): a failed radix-node allocation drops the new arena without unmapping it"
     }
   }
 }

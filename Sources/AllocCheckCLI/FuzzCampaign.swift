@@ -86,19 +86,19 @@ struct Campaign {
     let log = "\(runDir)/\(t.name).job\(jobs[n].index)\(gen > 0 ? ".\(gen)" : "").log"
     _ = FileManager.default.createFile(atPath: log, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-    var args = [
+    var options = [
       "-max_total_time=\(seconds)", "-detect_leaks=0", "-print_final_stats=1", "-max_len=\(maxLen)",
       "-timeout=\(timeout)", "-seed=\(UInt32(truncatingIfNeeded: seed &+ UInt64(n) &+ UInt64(gen * 1000)))",
-      "-artifact_prefix=\(FuzzWorkspace.crashesDir(t))/",
     ]
     // A differential target holds a real allocator that keeps freed memory (libmimalloc's segment cache;
     // seen: 2.1 GB RSS after a few hundred inputs against libFuzzer's 2 GB default): a larger limit there.
     // The heaps family too: mimalloc's realloc of a multi-GiB block copies it (seen: a 29-op input whose
     // realloc of a 4 GB aligned block reached 2.3 GB RSS, a false out-of-memory under the default).
-    if t.differential || t.family == "heaps" { args.append("-rss_limit_mb=8192") }
-    if FileManager.default.fileExists(atPath: FuzzWorkspace.dictionary(t)) { args.append("-dict=\(FuzzWorkspace.dictionary(t))") }
-    args.append(record.targets[jobs[n].target].corpus)
-    if seeds { args.append(FuzzWorkspace.stagedSeeds(t)) }
+    if t.differential || t.family == "heaps" { options.append("-rss_limit_mb=8192") }
+    if FileManager.default.fileExists(atPath: FuzzWorkspace.dictionary(t)) { options.append("-dict=\(FuzzWorkspace.dictionary(t))") }
+    let corpora = [record.targets[jobs[n].target].corpus] + (seeds ? [FuzzWorkspace.stagedSeeds(t)] : [])
+    // Crash inputs go to crashes/<target>/, never the working directory (LibFuzzerArguments).
+    let args = LibFuzzerArguments.campaign(target: t.name, options: options, corpora: corpora)
     let p = Process()
     p.executableURL = URL(fileURLWithPath: FuzzWorkspace.binary(t))
     p.arguments = args

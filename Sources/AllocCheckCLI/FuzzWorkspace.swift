@@ -23,7 +23,7 @@ enum FuzzWorkspace {
   static func corpusDir(_ t: FuzzTarget) -> String { "corpus/\(t.name)" }
   static func regressionsDir(_ t: FuzzTarget) -> String { "corpus/\(t.name)/regressions" }
   static func dictionary(_ t: FuzzTarget) -> String { "corpus/\(t.name)/\(FuzzCorpusFiles.dictionaryName(t))" }
-  static func crashesDir(_ t: FuzzTarget) -> String { "crashes/\(t.name)" }
+  static func crashesDir(_ t: FuzzTarget) -> String { LibFuzzerArguments.crashesDir(t.name) }
   static func binary(_ t: FuzzTarget) -> String { "\(scratch)/release/\(t.product)" }
 
   /// The environment of every libFuzzer process: Swift's backtracer off (else it takes the signal and
@@ -100,12 +100,20 @@ enum FuzzWorkspace {
     try? FileManager.default.removeItem(atPath: dir)
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    // Artifacts of a crash go into the temporary folder, never into the working directory (libFuzzer's default).
-    let (status, output) = try runCapturing(binary(t), ["-runs=1000", "-seed=1", "-detect_leaks=0", "-artifact_prefix=\(dir)/", dir],
+    // A crash input goes to crashes/<target>/, never into the working directory (libFuzzer's default).
+    try makeArtifactDirectories(t)
+    let (status, output) = try runCapturing(binary(t), LibFuzzerArguments.proof(target: t.name, corpus: dir),
                                             env: environment(bugs: []))
     guard status == 0, output.contains("Done 1000 runs") else {
       throw CLIError.usage("\(binary(t)) does not fuzz (exit \(status), no \"Done 1000 runs\"): was it built with --sanitize=fuzzer? "
                            + "Last output: \(output.suffix(300))")
+    }
+  }
+
+  /// Makes the directories every libFuzzer argument vector's `-artifact_prefix` names (libFuzzer does not).
+  static func makeArtifactDirectories(_ t: FuzzTarget) throws {
+    for d in LibFuzzerArguments.artifactDirectories(target: t.name) {
+      try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
     }
   }
 

@@ -35,7 +35,8 @@ struct MergeCommand: ParsableCommand {
       let seedNames = try fm.contentsOfDirectory(atPath: FuzzWorkspace.stagedSeeds(t))
       for s in seedNames { try fm.copyItem(atPath: FuzzWorkspace.stagedSeeds(t) + "/" + s, toPath: fresh + "/" + s) }
       Console.err("merge: \(FuzzWorkspace.binary(t)) -merge=1 \(fresh) \(work)")
-      let (status, log) = try FuzzWorkspace.runCapturing(FuzzWorkspace.binary(t), ["-merge=1", "-detect_leaks=0", fresh, work],
+      try FuzzWorkspace.makeArtifactDirectories(t)
+      let (status, log) = try FuzzWorkspace.runCapturing(FuzzWorkspace.binary(t), LibFuzzerArguments.merge(target: t.name, into: fresh, from: work),
                                                          env: FuzzWorkspace.environment(bugs: []))
       guard status == 0 else {
         try? fm.removeItem(atPath: fresh)

@@ -72,9 +72,10 @@ struct MinimizeCommand: ParsableCommand {
     try ProgramFiles.write(bytes, to: input)
     defer { try? FileManager.default.removeItem(atPath: input); try? FileManager.default.removeItem(atPath: output) }
     Console.err("minimize: \(FuzzWorkspace.binary(t)) -minimize_crash=1 -max_total_time=\(seconds)")
-    let (_, log) = try FuzzWorkspace.runCapturing(FuzzWorkspace.binary(t), [
-      "-minimize_crash=1", "-max_total_time=\(seconds)", "-detect_leaks=0", "-exact_artifact_path=\(output)", input,
-    ], env: FuzzWorkspace.environment(bugs: bugs))
+    try FuzzWorkspace.makeArtifactDirectories(t)
+    let (_, log) = try FuzzWorkspace.runCapturing(FuzzWorkspace.binary(t),
+                                                  LibFuzzerArguments.minimize(target: t.name, seconds: seconds, input: input, output: output),
+                                                  env: FuzzWorkspace.environment(bugs: bugs))
     guard let smaller = try? ProgramFiles.read(output), !smaller.isEmpty, smaller.count < bytes.count else {
       Console.err("minimize: libFuzzer found nothing smaller (\(log.split(separator: "\n").last ?? ""))")
       return bytes

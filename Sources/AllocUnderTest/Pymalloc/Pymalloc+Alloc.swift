@@ -119,8 +119,8 @@ extension Pymalloc {
     unusedArenaObjects = arenas[a].nextArena
     var address = pages.reserve(bytes: PymallocLayout.arenaSize, alignment: 4096)
     if let b = address, !arenaMap.mark(arenaBase: b, used: true, raw: raw) {
-      // Rare: no memory for a radix node; give the arena back.
-      pages.release(b, bytes: PymallocLayout.arenaSize)
+      // Rare: no memory for a radix node; give the arena back (seeded: forget it, still mapped).
+      if !has(.radixFailureLeaksArena) { pages.release(b, bytes: PymallocLayout.arenaSize) }
       address = nil
     }
     guard let base = address else {

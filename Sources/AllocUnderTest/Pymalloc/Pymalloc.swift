@@ -100,6 +100,7 @@ public final class Pymalloc {
       if !has(.callocSkipsZeroing) { p.initializeMemory(as: UInt8.self, repeating: 0, count: nbytes) }
       return p
     }
+    if has(.arenaFailureReturnsNull) && isSmallWithoutArena(nbytes) { return nil }  // seeded, as in malloc
     // Raw default: calloc(0, x) and calloc(x, 0) become calloc(1, 1).
     let p = (nelem == 0 || elsize == 0) ? raw.calloc(1, 1) : raw.calloc(Int(nelem), Int(elsize))
     if p != nil { rawAllocatedBlocks += 1 }
@@ -146,8 +147,15 @@ public final class Pymalloc {
   func malloc(_ n: Int) -> UnsafeMutableRawPointer? {
     if has(.mallocFailsAt256) && n == 256 { return nil }
     if let p = smallAlloc(n) { return p }
+    if has(.arenaFailureReturnsNull) && isSmallWithoutArena(n) { return nil }  // seeded: no fallback to raw
     let p = raw.malloc(n == 0 ? 1 : n)
     if p != nil { rawAllocatedBlocks += 1 }
     return p
+  }
+
+  /// After smallAlloc declined `n`: was it a pool-sized request that got no arena? (The only other reason
+  /// it declines one is the routeSmallToRaw bug.) For the seeded arenaFailureReturnsNull.
+  private func isSmallWithoutArena(_ n: Int) -> Bool {
+    n > 0 && n <= PymallocLayout.smallRequestThreshold && !has(.routeSmallToRaw)
   }
 }

@@ -50,17 +50,28 @@ public enum PymallocBug: String, CaseIterable, Sendable, Codable {
   case releaseLastFreeArena
   /// X4 same statistics text: "bytes lost to quantization" is printed without the pool header.
   case statsQuantizationWrong
+  // Fault-path bugs: harmless until a call to the OS or the raw allocator fails; only the exhaustive fault
+  // sweep (`alloc-check faults`, checks F1–F3 in Harness/Search/FaultSweep.swift) reaches them.
+  /// F2 outcome as CPython: a small request whose arena cannot be mapped returns NULL instead of falling
+  /// back to the raw allocator.
+  case arenaFailureReturnsNull
+  /// F3 nothing left behind: when the radix-tree node for a new arena cannot be had, the arena is dropped
+  /// without being unmapped (the mapping leaks).
+  case radixFailureLeaksArena
 
   private static let bitTable: [PymallocBug: UInt64] =
     Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, UInt64(1) << UInt64($0)) })
 
-  /// One bit per case, for ``Pymalloc``'s one-word bug test (22 cases: fits in 64 bits).
+  /// One bit per case, for ``Pymalloc``'s one-word bug test (24 cases: fits in 64 bits).
   var bit: UInt64 { Self.bitTable[self]! }
 
   static func bits(of bugs: Set<PymallocBug>) -> UInt64 { bugs.reduce(0) { $0 | $1.bit } }
 
   /// Caught only by the differential against the real CPython (its check is an X rule).
   public var isFidelityBug: Bool { caughtBy.hasPrefix("X") }
+
+  /// Reached only when an injected fault fails a call (its check is an F rule of the fault sweep).
+  public var isFaultPathBug: Bool { caughtBy.hasPrefix("F") }
 
   /// The oracle rule or invariant id that must catch this bug.
   public var caughtBy: String {
@@ -87,6 +98,8 @@ public enum PymallocBug: String, CaseIterable, Sendable, Codable {
     case .freeListFIFO: "X2"
     case .releaseLastFreeArena: "X3"
     case .statsQuantizationWrong: "X4"
+    case .arenaFailureReturnsNull: "F2"
+    case .radixFailureLeaksArena: "F3"
     }
   }
 }

@@ -21,14 +21,36 @@ public class DomainsAdapter: AllocatorAdapter {
   public let domains: PyMemDomains
   /// Arenas for every state: one source that keeps two released arenas, so the fresh state of each run (a
   /// fuzz input) maps and faults in no new arena (``MmapPageSource`` recycling).
-  private let pages = MmapPageSource(recycle: 2)
+  private let pages: MmapPageSource
+  /// The C heap under RAW (its fault plan is the `raw` site of the fault sweep).
+  private let system: SystemRawAllocator
 
-  public init(bugs: Set<DomainBug> = [], options: PyMemOptions = DomainsAdapter.defaultOptions) {
+  /// `arenaFaults` / `rawFaults`: plans for pymalloc's arena mmaps and for the C heap under RAW (the fault
+  /// sweep; counts restart at every ``reset()``).
+  /// `pymallocBugs`: seeded bugs of the pymalloc under MEM and OBJ (the fault sweep's fault-path bugs).
+  public init(bugs: Set<DomainBug> = [], options: PyMemOptions = DomainsAdapter.defaultOptions,
+              arenaFaults: FaultPlan = .never, rawFaults: FaultPlan = .never, pymallocBugs: Set<PymallocBug> = []) {
     self.bugs = bugs
     self.options = options
-    domains = try! PyMemDomains(options: options, pages: pages, bugs: bugs)  // "" (the build default) is always accepted
+    pages = MmapPageSource(faults: arenaFaults, recycle: 2)
+    system = SystemRawAllocator(faults: rawFaults)
+    // "" (the build default) is always accepted
+    domains = try! PyMemDomains(options: options, system: system, pages: pages, bugs: bugs, pymallocBugs: pymallocBugs)
     capture()
   }
+
+  /// Dropping the domains frees pymalloc's radix nodes through RAW, which may be hooked; under a seeded hook
+  /// bug that free can end in a fatal error, whose handler must not reach this adapter once it is gone
+  /// (seen: `alloc-check score` dropping a hunt's adapter with sizeLittleEndian on, an unowned read of a
+  /// destroyed object).
+  deinit { domains.onFatal = { _ in } }
+
+  /// Calls of the arena mmap and the C heap since the last reset (the fault sweep's two sites).
+  public var faultCalls: (mmap: Int, raw: Int) { (pages.faults.calls, system.faults.calls) }
+  /// Bytes mapped and C-heap blocks live right now (the fault sweep's F3 compares them with a clean run's).
+  public var footprint: (mappedBytes: Int, rawBlocks: Int) { (pages.stats.mappedBytes, system.liveBlocks) }
+  /// Whether `address` lies in one of pymalloc's arenas (nil: no pymalloc, or not the reference).
+  public func inPymallocArena(_ address: Int) -> Bool? { domains.pymallocBacking?.pymalloc.owns(address) }
 
   /// Serial numbers on; 16 freed C-heap blocks stay readable.
   public static let defaultOptions = PyMemOptions(serialNumbers: true, mallocQuarantine: 16)
@@ -78,6 +100,8 @@ public class DomainsAdapter: AllocatorAdapter {
     try! domains.reset()  // "" (the build default) is always accepted
     fatals = []
     capture()
+    pages.faults.resetCounts()
+    system.faults.resetCounts()
   }
 
   private func capture() {
@@ -93,7 +117,7 @@ public class DomainsAdapter: AllocatorAdapter {
   public func usableSize(_ address: Int) -> Int { 0 }
   public func ownsSmall(_ address: Int) -> Bool { false }
   public func isAllocated(_ address: Int) -> Bool? { nil }
-  public var injectedFaults: Int { 0 }
+  public var injectedFaults: Int { pages.faults.injected + system.faults.injected }
   public func snapshot() -> StatsSnapshot? { nil }
   public func statsText() -> String? { nil }
   public func checkInvariants() -> [(id: String, detail: String)] { [] }

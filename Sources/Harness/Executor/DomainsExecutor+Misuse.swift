@@ -16,7 +16,7 @@ import Oracle
 extension DomainsExecutor {
   /// The block's situation for the predictor.
   func subject(_ b: DBlock, afterFree: FreedMemory = .stillMapped) -> MisuseSubject {
-    let pool = statics.domains.configuration.pymallocBacks(b.domain) && !b.nested
+    let pool = statics.domains.configuration.pymallocBacks(b.domain) && !b.nested && !b.fellBack
     return MisuseSubject(domain: b.domain, size: b.size, hookedDomains: hooked ? Set(PyMemDomain.allCases) : [],
                          storage: pool ? .pymallocPool : .cHeap, afterFree: afterFree)
   }
@@ -28,6 +28,25 @@ extension DomainsExecutor {
   }
 
   mutating func misuse(_ i: Int, _ op: DomainOp, operandFacts: DomainBlockFacts?) -> Violation? {
+    if let ref = op.operand, let b = blocks[ref.id], b.address == nil, operandFacts?.isNull == false {
+      // Rare: only under a fault plan, whose NULL the program did not foresee. Nothing to misuse.
+      stopped = "\(op.text) not performed: an injected fault left p\(ref.id) NULL"
+      return nil
+    }
+    let faults = adapter.injectedFaults
+    let v = misuseOp(i, op)
+    if adapter.injectedFaults > faults {
+      // Rare: the fault hit the misuse's own probe allocation (malloc-then-free, malloc without the GIL),
+      // which the prediction assumes succeeds: the run ends here, the comparison made void.
+      faultEvents.append(FaultEvent(opIndex: i, returnedNull: false, poolSized: true, inMisuse: true))
+      stopped = "\(op.text): an injected fault hit its probe allocation; the prediction assumes memory"
+      comparisons.removeAll { $0.opIndex == i }
+      return nil
+    }
+    return v
+  }
+
+  private mutating func misuseOp(_ i: Int, _ op: DomainOp) -> Violation? {
     switch op {
     case .writePastEnd(let ref, let count, let byte):
       return write(i, op, ref, at: blocks[ref.id]!.size, count: Int(count), byte: byte,

@@ -49,6 +49,9 @@ public struct DomainsExecutor {
     var nested: Bool
     /// A write misuse waiting for the block's next free or realloc.
     var pending: PendingWrite?
+    /// Unhooked: a pool-sized block pymalloc served from RAW because an injected fault cost it its arena
+    /// (hooked, ``nested`` says so); it is C-heap memory, and a realloc keeps it there.
+    var fellBack = false
   }
 
   /// A write misuse not yet checked: what it was, and the bytes it overwrote (to restore them when the
@@ -76,6 +79,8 @@ public struct DomainsExecutor {
   var foreign: [Int] = []
   /// Blocks whose free or realloc a fatal error abandoned: still allocated, given back by the cleanup.
   var abandoned: [DBlock] = []
+  /// Allocating ops during which an injected fault fired (only under a fault plan; FaultSweep.swift).
+  var faultEvents: [FaultEvent] = []
   /// Set when the run must end without a violation (CPython aborted as predicted, or the harness refused
   /// to continue where a hook bug would hand a freed block to its backing).
   var stopped: String? = nil
@@ -93,7 +98,9 @@ public struct DomainsExecutor {
     for f in e.foreign { MemoryAccess.freeForeign(f) }
     if violation == nil, e.stopped != nil { e.releaseUntouched() }
     if let why = e.stopped, violation == nil { e.record(program.ops.count, "# run stopped", why) }
-    return Verdict(violation: violation, trace: e.trace, opsExecuted: e.ops, misuses: e.comparisons)
+    var verdict = Verdict(violation: violation, trace: e.trace, opsExecuted: e.ops, misuses: e.comparisons)
+    verdict.faults = e.faultEvents
+    return verdict
   }
 
   private mutating func runAll(_ program: Program) -> Violation? {
@@ -131,12 +138,16 @@ public struct DomainsExecutor {
       return configured(i, op)
     case .malloc(let d, let n):
       let before = adapter.producedCount
+      let faults = adapter.injectedFaults
       let a = domains.mallocAddress(d, n)
-      return allocated(i, op, id: id!, domain: d, size: n, address: a, before: before, fill: HookBytes.clean)
+      return allocated(i, op, id: id!, domain: d, size: n, address: a, before: before, fill: HookBytes.clean,
+                       fault: adapter.injectedFaults > faults)
     case .calloc(let d, let c, let n):
       let before = adapter.producedCount
+      let faults = adapter.injectedFaults
       let a = domains.callocAddress(d, c, n)
-      return allocated(i, op, id: id!, domain: d, size: DomainSizes.product(c, n) ?? .max, address: a, before: before, fill: 0)
+      return allocated(i, op, id: id!, domain: d, size: DomainSizes.product(c, n) ?? .max, address: a, before: before, fill: 0,
+                       fault: adapter.injectedFaults > faults)
     case .realloc(let d, let ref, let n):
       return reallocate(i, op, ref.flatMap { blocks[$0.id] }, domain: d, size: n, id: id!)
     case .free(let d, let ref):
@@ -175,20 +186,26 @@ public struct DomainsExecutor {
 
   /// After malloc or calloc: D1, D8, then (hooked, non-NULL) D2, D3, D5; then the canary goes in.
   mutating func allocated(_ i: Int, _ op: DomainOp, id: Int, domain d: PyMemDomain, size n: UInt64, address a: Int?,
-                          before: Int, fill: UInt8) -> Violation? {
-    record(i, "p\(id) = \(op.text)", a.map { "→ \(hexString($0))" } ?? "→ NULL")
+                          before: Int, fill: UInt8, fault: Bool = false) -> Violation? {
+    record(i, "p\(id) = \(op.text)", a.map { "→ \(hexString($0))" } ?? (fault ? "→ NULL (injected fault)" : "→ NULL"))
+    if fault {  // rare: under a fault plan
+      faultEvents.append(FaultEvent(opIndex: i, returnedNull: a == nil, poolSized: poolServes(d, n)))
+    }
     if let v = clean(i, op.text, before) { return v }
     if stopped != nil { return nil }
     let refused = op.kind == .domainCalloc ? statics.domains.blocks[id]!.isNull : DomainSizes.refused(n)
-    if rules.contains(.nullIffRefused), let v = DomainRules.nullIffRefused(opIndex: i, call: op.text, refused: refused, gotNull: a == nil) {
+    if rules.contains(.nullIffRefused), !(fault && a == nil),
+       let v = DomainRules.nullIffRefused(opIndex: i, call: op.text, refused: refused, gotNull: a == nil) {
       return v
     }
     guard let a, !refused else {
       blocks[id] = DBlock(id: id, address: nil, domain: d, size: 0, seed: 0, nested: false)
       return nil
     }
+    // After a fault a pool-sized request may have been served from RAW (no arena): where it really lives.
+    let fellBack = fault && poolServes(d, n) && adapter.inPymallocArena(a) == false
     var b = DBlock(id: id, address: a, domain: d, size: Int(n), seed: Canary.seed(forBlock: id, runSeed: config.runSeed),
-                   nested: nests(d, Int(n), wasNested: false))
+                   nested: nests(d, Int(n), wasNested: fellBack), fellBack: fellBack)
     if let v = hookChecks(i, &b, freshFrom: 0, fill: fill, what: op.kind == .domainCalloc ? "calloc data" : "malloc data") {
       return v
     }
@@ -203,6 +220,14 @@ public struct DomainsExecutor {
   func nests(_ d: PyMemDomain, _ n: Int, wasNested: Bool) -> Bool {
     guard hooked, statics.domains.configuration.pymallocBacks(d) else { return false }
     return wasNested || n + extraBytes > 512
+  }
+
+  /// Whether pymalloc serves an `n`-byte request of `d` from a pool (hooked: N plus the hooks' bytes) when it
+  /// has an arena: then a single injected fault must not surface as NULL (it falls back to RAW).
+  func poolServes(_ d: PyMemDomain, _ n: UInt64) -> Bool {
+    guard statics.domains.configuration.pymallocBacks(d), n <= 512 else { return false }
+    let bytes = Int(n) + (hooked ? extraBytes : 0)
+    return bytes >= 1 && bytes <= 512
   }
 
   /// What the hooks add to a block: 3·S, or 4·S with serial numbers.
@@ -302,15 +327,23 @@ public struct DomainsExecutor {
     guard let old, old.address != nil else {
       if let old { blocks[old.id] = nil }  // a NULL name: realloc(NULL, n) is malloc(n)
       let before = adapter.producedCount
+      let faults = adapter.injectedFaults
       let a = domains.reallocAddress(d, nil, n)
-      return allocated(i, op, id: id, domain: d, size: n, address: a, before: before, fill: HookBytes.clean)
+      return allocated(i, op, id: id, domain: d, size: n, address: a, before: before, fill: HookBytes.clean,
+                       fault: adapter.injectedFaults > faults)
     }
     if let v = contentKept(i, old, when: "before realloc") { return v }
     let before = adapter.producedCount
+    let faults = adapter.injectedFaults
     // Above PY_SSIZE_T_MAX the wrapper returns NULL before the hooks run: a pending misuse stays pending.
     let hooksRan = !MisusePrediction.refusedByWrapper(UInt(n))
     let a = old.pending != nil && hooksRan ? adapter.risky(.realloc(d, old.address, n)) : domains.reallocAddress(d, old.address, n)
-    record(i, "p\(id) = \(op.text)", a.map { "→ \(hexString($0))" } ?? "→ NULL")
+    let fault = adapter.injectedFaults > faults
+    record(i, "p\(id) = \(op.text)", a.map { "→ \(hexString($0))" } ?? (fault ? "→ NULL (injected fault)" : "→ NULL"))
+    if fault {  // rare: under a fault plan; a block outside the pools stays there (never adopted)
+      let inPool = !old.nested && !old.fellBack && adapter.inPymallocArena(old.address!) == true
+      faultEvents.append(FaultEvent(opIndex: i, returnedNull: a == nil, poolSized: poolServes(d, n) && inPool))
+    }
     blocks[old.id] = nil
     if let pending = old.pending, hooksRan {
       if let v = checked(i, old, pending, by: .realloc, call: op.text, before: before) { return v }
@@ -320,17 +353,19 @@ public struct DomainsExecutor {
     }
     if stopped != nil { return nil }
     let refused = DomainSizes.refused(n)
-    if rules.contains(.nullIffRefused), let v = DomainRules.nullIffRefused(opIndex: i, call: op.text, refused: refused, gotNull: a == nil) {
+    if rules.contains(.nullIffRefused), !(fault && a == nil),
+       let v = DomainRules.nullIffRefused(opIndex: i, call: op.text, refused: refused, gotNull: a == nil) {
       return v
     }
-    if a == nil && !refused {
+    if a == nil && !refused && !fault {
       // A NULL the rules do not allow (D8 is off, or it would have reported): whether the old block still
       // exists is unknown (glibc's realloc(p, 0) frees p), so the run cannot go on safely.
       stopped = "\(op.text) returned NULL for a request that must succeed; p\(old.id)'s state is unknown"
       return nil
     }
     guard let a, !refused else {
-      // The old block is still valid and the new name holds it, its bytes untouched.
+      // The old block is still valid (a failed realloc, refused or out of memory, leaves it as it was) and
+      // the new name holds it, its bytes untouched.
       var kept = old
       kept.id = id
       if hooksRan { kept.pending = nil }
@@ -338,7 +373,9 @@ public struct DomainsExecutor {
       return contentKept(i, old, when: "after a failed realloc")
     }
     let kept = min(old.size, Int(n))
-    var b = DBlock(id: id, address: a, domain: d, size: Int(n), seed: old.seed, nested: nests(d, Int(n), wasNested: old.nested))
+    let fellBack = old.fellBack || (fault && poolServes(d, n) && adapter.inPymallocArena(a) == false)
+    var b = DBlock(id: id, address: a, domain: d, size: Int(n), seed: old.seed,
+                   nested: nests(d, Int(n), wasNested: old.nested || fellBack), fellBack: fellBack)
     if let v = contentKept(i, b, when: "after realloc (the first \(kept) bytes)", count: kept) { return v }
     if let v = hookChecks(i, &b, freshFrom: old.size, fill: HookBytes.clean, what: "realloc growth") { return v }
     fillCanary(b, address: a, from: kept)

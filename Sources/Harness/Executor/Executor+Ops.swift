@@ -62,6 +62,9 @@ extension Executor {
                                 usable: address.map { adapter.usableSize($0) },
                                 servedSmall: address.map { adapter.ownsSmall($0) } ?? false, faultFired: fault)
     facts.alignment = alignment
+    if fault {  // rare: under a fault plan
+      faultEvents.append(FaultEvent(opIndex: i, returnedNull: address == nil, poolSized: config.oracle.geometry.isSmall(requested)))
+    }
     if config.recordTrace { record(i, text() + threadNote, describe(facts)) }
     if config.observe {
       // libmimalloc 2.0.9 serves alignment 0 for small powers of two; 2.1.2 refuses it (V8): stop comparing.
@@ -94,6 +97,10 @@ extension Executor {
                                 usable: a.map { adapter.usableSize($0) },
                                 servedSmall: a.map { adapter.ownsSmall($0) } ?? false,
                                 faultFired: adapter.injectedFaults > before)
+    if facts.faultFired {  // rare: under a fault plan; a raw block's realloc stays raw (never adopted)
+      faultEvents.append(FaultEvent(opIndex: i, returnedNull: a == nil,
+                                    poolSized: config.oracle.geometry.isSmall(n) && old?.small != false))
+    }
     if config.recordTrace { record(i, "p\(id) = realloc(\(ref.map { "p\($0.id)" } ?? "NULL"), \(n))" + threadNote, describe(facts)) }
     if config.observe {
       if n > plausibleRequestLimit && n <= UInt64(Int.max) { stopObserving(i, because: Self.osDecides) }

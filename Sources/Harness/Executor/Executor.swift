@@ -43,6 +43,8 @@ public struct Executor {
   var observations: [Observation] = []
   /// The differential stopped comparing (heaps: a realloc of an aligned block, V6); see Executor+Observe.
   var observationsStopped = false
+  /// Allocating ops during which a fault fired (rare: only under a fault plan).
+  var faultEvents: [FaultEvent] = []
   var ops = 0
 
   /// Resets `adapter`, runs `program` on it and returns the verdict.
@@ -63,6 +65,7 @@ public struct Executor {
     let violation = e.runAll(program)
     var verdict = Verdict(violation: violation, trace: e.trace, opsExecuted: e.ops)
     verdict.observations = e.observations
+    verdict.faults = e.faultEvents
     return verdict
   }
 
