@@ -123,7 +123,7 @@ struct BenchCommand: ParsableCommand {
       }
     }
     Console.out("config                 time (s)   programs/s        ops/s   violations   (median of \(repeatCount) interleaved runs)")
-    let medians = times.map(median)
+    let medians = times.map(TraceBench.median)
     for c in configs.indices {
       let d = Duration.seconds(medians[c])
       Console.out(configs[c].name.padding(toLength: 20, withPad: " ", startingAt: 0)

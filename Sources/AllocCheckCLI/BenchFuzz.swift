@@ -58,18 +58,12 @@ extension BenchCommand {
             (pass == 0 ? { full.append(Double(count) / d.seconds) } : { cheap.append(Double(count) / d.seconds) })()
           }
         }
-        let f = median(full), c = median(cheap)
+        let f = TraceBench.median(full), c = TraceBench.median(cheap)
         Console.out(target.name.padding(toLength: 16, withPad: " ", startingAt: 0) + pad(String(length), 9)
                     + pad(String(count), 8) + pad(String(Int(f.rounded())), 18) + pad(String(format: "%.1f", 1e6 / f), 11)
                     + pad(String(Int(c.rounded())), 21) + pad(String(format: "%.2f×", c / f), 14)
                     + (violations > 0 ? "   (\(violations / repeats) inputs with a violation)" : ""))
       }
     }
-  }
-
-  func median(_ xs: [Double]) -> Double {
-    let s = xs.sorted()
-    guard !s.isEmpty else { return 0 }
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
   }
 }

@@ -30,11 +30,6 @@ enum Console {
   }
 }
 
-extension Duration {
-  /// Seconds as a Double, for rates.
-  var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
-
 /// `n / seconds`, rounded, or 0 for a zero interval.
 func rate(_ n: Int, _ d: Duration) -> Int { d.seconds > 0 ? Int((Double(n) / d.seconds).rounded()) : 0 }
 

@@ -144,13 +144,10 @@ struct FaultsCommand: ParsableCommand {
     }
     if corpus {
       try FuzzWorkspace.requirePackageRoot()
-      let fm = FileManager.default
       for t in FuzzTargets.all {
         let dir = FuzzWorkspace.corpusDir(t)
-        let names = (fm.enumerator(atPath: dir)?.compactMap { $0 as? String } ?? []).sorted()
-        for name in names where name.hasSuffix(".bin") || name.hasSuffix(".txt") {
-          // The text twin is the same program and replays without knowing the target's decoder.
-          if name.hasSuffix(".bin") && names.contains(String(name.dropLast(4)) + ".txt") { continue }
+        // Of a twin pair the text: the same program, and it replays without knowing the target's decoder.
+        for name in FuzzWorkspace.committedInputs(t, preferText: true) {
           let path = dir + "/" + name
           let bytes = try ProgramFiles.read(path)
           let fam = try CLISupport.parseFamily(t.family)

@@ -117,6 +117,17 @@ enum FuzzWorkspace {
     }
   }
 
+  /// The committed inputs of `t` (seeds and regressions), as paths relative to its corpus folder, sorted:
+  /// every `.bin` and `.txt`, and of a twin pair (the same program as bytes and as text) only the `.txt` when
+  /// `preferText`, else only the `.bin`.
+  static func committedInputs(_ t: FuzzTarget, preferText: Bool) -> [String] {
+    let files = (FileManager.default.enumerator(atPath: corpusDir(t))?.compactMap { $0 as? String } ?? []).sorted()
+    let (kept, twin) = preferText ? (".txt", ".bin") : (".bin", ".txt")
+    return files.filter { f in
+      f.hasSuffix(kept) || (f.hasSuffix(twin) && !files.contains(String(f.dropLast(4)) + kept))
+    }
+  }
+
   /// Writes every committed seed and regression of `t` as bytes into `.fuzz/<t>/seeds/` (text files are
   /// encoded; a .txt whose .bin twin exists is skipped). Returns the number of inputs staged.
   @discardableResult
@@ -125,10 +136,8 @@ enum FuzzWorkspace {
     let fm = FileManager.default
     try? fm.removeItem(atPath: dir)
     try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    let files = (fm.enumerator(atPath: corpusDir(t))?.compactMap { $0 as? String } ?? []).sorted()
     var n = 0
-    for f in files where f.hasSuffix(".bin") || f.hasSuffix(".txt") {
-      if f.hasSuffix(".txt") && files.contains(String(f.dropLast(4)) + ".bin") { continue }
+    for f in committedInputs(t, preferText: false) {
       let bytes = try ProgramFiles.read(corpusDir(t) + "/" + f)
       let input = f.hasSuffix(".bin") ? bytes : t.encode(try CLISupport.loadProgram(bytes, name: f).program)
       try ProgramFiles.write(input, to: dir + "/" + f.replacingOccurrences(of: "/", with: "__"))

@@ -125,7 +125,7 @@ public final class StressRun: Sendable {
     canarySalt = StressMath.mix(parameters.seed ^ 0xC0FF_EE00_CA4A_2100)
   }
 
-  var elapsed: Double { (ContinuousClock.now - began).secondsDouble }
+  var elapsed: Double { (ContinuousClock.now - began).seconds }
 
   func fail(_ check: String, _ detail: String) {
     let f = StressFailure(check: check, detail: detail, afterOperations: opsDone.load(ordering: .relaxed),
@@ -327,8 +327,4 @@ public final class StressRun: Sendable {
     group.wait()
     HappensBefore.after(HappensBefore.key(group))
   }
-}
-
-extension Duration {
-  var secondsDouble: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

@@ -108,7 +108,8 @@ public enum TraceBench {
     return Report(rows: rows, real: real, skipped: skipped, steps: steps)
   }
 
-  static func median(_ xs: [Double]) -> Double {
+  /// The median of `xs` (the mean of the middle two for an even count; 0 when empty).
+  public static func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
     guard !s.isEmpty else { return 0 }
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
@@ -116,6 +117,9 @@ public enum TraceBench {
 }
 
 extension Duration {
+  /// Seconds as a Double, for rates and time boxes.
+  public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+
   var nanoseconds: Double {
     let (s, a) = components
     return Double(s) * 1e9 + Double(a) / 1e9

@@ -89,7 +89,7 @@ public final class Explorer {
     let start = clock.now
     var report = ExploreReport()
     var lastProgress = start
-    func elapsed() -> Double { Self.seconds(clock.now - start) }
+    func elapsed() -> Double { (clock.now - start).seconds }
     func timeUp() -> Bool { report.schedules >= o.schedules || (o.seconds.map { elapsed() >= $0 } ?? false) }
     /// Counts one run; true when the exploration must stop (a failure, or the budget is spent).
     func account(_ p: ExploreProgram, _ schedule: Schedule, _ run: ScheduledRun) -> Bool {
@@ -183,10 +183,6 @@ public final class Explorer {
       }
     }
     return (.switches(points), best)
-  }
-
-  static func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
   }
 
   /// PCT's guarantee for one run on a program of `tasks` threads and `steps` steps at depth `depth`.

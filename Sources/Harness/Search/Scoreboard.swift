@@ -37,14 +37,6 @@ public struct ScoreBug: Sendable {
     case .domain(let b): FaultSubject(family: family, domainBugs: [b])
     }
   }
-
-  func makeAdapter() -> AllocatorAdapter {
-    switch bug {
-    case .pymalloc(let b): PymallocAdapter(bugs: [b])
-    case .mimalloc(let b): MimallocAdapter(bugs: [b])
-    case .domain(let b): DomainsAdapter(bugs: [b])
-    }
-  }
 }
 
 /// A detection method the scoreboard can run in process.
@@ -137,7 +129,7 @@ public enum Scoreboard {
   public static func hunt(_ bug: ScoreBug, _ method: ScoreMethod, seed: UInt64, timeBox: Double, shrinkAttempts: Int = 300) -> ScoreHunt {
     let start = Date()
     var k = 0
-    let adapter = bug.makeAdapter()
+    let adapter = bug.subject.makeAdapter(failing: nil, call: 1)  // no fault: the bug's allocator
     while Date().timeIntervalSince(start) < timeBox {
       let program = method.program(bug.family, seed: seed, k: k)
       let s = BugHunt.programSeed(seed, k)
