@@ -6,9 +6,11 @@
 // the cell keeps the median time (an uncaught seed counts as the whole time box).
 //
 // Methods here: `property` (the quality suites' hunt: short and medium programs of every profile), `soak`
-// (the soak schedule's longer programs) and `faults` (FaultSweep over short programs: every mmap and C-heap
-// call failed in turn — the only method that reaches a bug living on a failure path). The others of the
-// issue (libFuzzer, real-thread stress, TSan, Valgrind) need their own builds and are listed as not run.
+// (the soak schedule's longer programs), `faults` (FaultSweep over short programs: every mmap and C-heap
+// call failed in turn — the only method that reaches a bug living on a failure path) and `explore` (PCT
+// schedules of the built-in parallel scenarios on the controlled scheduler; mimalloc bugs only). The
+// methods that need other processes or builds (libFuzzer, the differential, real-thread stress, TSan,
+// Valgrind) are run by the CLI (AllocCheckCLI/ScoreExternal.swift) into the same cells.
 
 import AllocUnderTest
 import Foundation
@@ -41,7 +43,12 @@ public struct ScoreBug: Sendable {
 
 /// A detection method the scoreboard can run in process.
 public enum ScoreMethod: String, CaseIterable, Sendable {
-  case property, soak, faults
+  case property, soak, faults, explore
+
+  /// Why the method cannot reach `bug`, or nil when it can.
+  public func notApplicable(to bug: ScoreBug) -> String? {
+    self == .explore && bug.family != .heaps ? "explore runs the reference mimalloc" : nil
+  }
 
   /// Program `k` of a hunt with seed `seed` for `family`.
   func program(_ family: ProgramFamily, seed: UInt64, k: Int) -> Program {
@@ -67,6 +74,8 @@ public enum ScoreMethod: String, CaseIterable, Sendable {
       return DomainsProgramGenerator(length: k % 2 == 0 ? 300 : 1000).generate(seed: s)
     case (.faults, .domains):
       return DomainsProgramGenerator(length: 60).generate(seed: s)
+    case (.explore, _):
+      preconditionFailure("explore hunts run the built-in scenarios, not generated programs")
     }
   }
 }
@@ -99,14 +108,18 @@ public struct ScoreCell: Sendable, Codable {
   public var method: String
   public var timeBox: Double
   public var hunts: [ScoreHunt]
+  /// Why the method was not run on this bug (it cannot reach it, or its tool is missing); nil when it ran.
+  public var notRun: String?
 
-  public init(bug: String, family: String, expected: String, method: String, timeBox: Double, hunts: [ScoreHunt]) {
+  public init(bug: String, family: String, expected: String, method: String, timeBox: Double, hunts: [ScoreHunt],
+              notRun: String? = nil) {
     self.bug = bug
     self.family = family
     self.expected = expected
     self.method = method
     self.timeBox = timeBox
     self.hunts = hunts
+    self.notRun = notRun
   }
 
   public var caughtCount: Int { hunts.filter(\.caught).count }
@@ -128,6 +141,7 @@ public enum Scoreboard {
   /// Hunts `bug` with `method` from `seed` for at most `timeBox` seconds.
   public static func hunt(_ bug: ScoreBug, _ method: ScoreMethod, seed: UInt64, timeBox: Double, shrinkAttempts: Int = 300) -> ScoreHunt {
     let start = Date()
+    if method == .explore { return exploreHunt(bug, seed: seed, timeBox: timeBox) }
     var k = 0
     let adapter = bug.subject.makeAdapter(failing: nil, call: 1)  // no fault: the bug's allocator
     while Date().timeIntervalSince(start) < timeBox {
@@ -158,6 +172,24 @@ public enum Scoreboard {
     return ScoreHunt(caught: false, seconds: Date().timeIntervalSince(start), programs: k, rule: nil, shrunkOps: nil, programSeed: nil)
   }
 
+  /// PCT schedules (depth 3) of the built-in scenarios on the reference mimalloc with the bug, until one
+  /// breaks a check or the time box ends. `programs` counts schedules; nothing is shrunk (the explorer
+  /// shrinks schedules, and the scenarios are already short).
+  static func exploreHunt(_ bug: ScoreBug, seed: UInt64, timeBox: Double) -> ScoreHunt {
+    guard case .mimalloc(let b) = bug.bug else {
+      return ScoreHunt(caught: false, seconds: 0, programs: 0, rule: nil, shrunkOps: nil, programSeed: nil)
+    }
+    let start = Date()
+    let report = Explorer(bugs: [b]).explore(ExploreScenarios.all,
+                                               ExploreOptions(strategy: .pct, schedules: .max, seconds: timeBox, seed: seed))
+    let seconds = Date().timeIntervalSince(start)
+    guard let f = report.failure else {
+      return ScoreHunt(caught: false, seconds: seconds, programs: report.schedules, rule: nil, shrunkOps: nil, programSeed: nil)
+    }
+    return ScoreHunt(caught: true, seconds: seconds, programs: report.schedules, rule: f.run.violation?.rule ?? "?",
+                     shrunkOps: f.program.parallel.program.ops.count, programSeed: seed)
+  }
+
   /// The Markdown table: a row per bug, a column per method; then the kill rate per method.
   public static func markdown(_ cells: [ScoreCell], methods: [String], notRun: [String]) -> String {
     var out = "| bug | family | its check | " + methods.joined(separator: " | ") + " |\n"
@@ -170,20 +202,32 @@ public enum Scoreboard {
       out += "| \(bug) | \(first.family) | \(first.expected) | "
       out += methods.map { m in row.first { $0.method == m }.map(cellText) ?? "" }.joined(separator: " | ") + " |\n"
     }
-    out += "\nKill rate (caught by a majority of seeds within the time box):\n\n"
+    out += "\nKill rate (caught by a majority of seeds within the time box), over the bugs the method can reach and "
+      + "over all bugs:\n\n"
     for m in methods {
-      let col = cells.filter { $0.method == m }
+      let all = cells.filter { $0.method == m }
+      let col = all.filter { $0.notRun == nil }
       let killed = col.filter { $0.medianSeconds != nil }.count
-      out += "- \(m): \(killed)/\(col.count) (\(col.isEmpty ? 0 : killed * 100 / col.count) %)\n"
+      out += "- \(m): \(killed)/\(col.count) (\(col.isEmpty ? 0 : killed * 100 / col.count) %) of the bugs it ran on; "
+        + "\(killed)/\(all.count) of all\n"
     }
     let any = Set(cells.filter { $0.medianSeconds != nil }.map(\.bug)).count
     out += "- any method: \(any)/\(order.count)\n"
-    if !notRun.isEmpty { out += "\nNot run by this version: \(notRun.joined(separator: ", ")).\n" }
+    var reasons: [String] = []
+    for m in methods {
+      for why in Set(cells.filter { $0.method == m }.compactMap(\.notRun)).sorted() {
+        let n = cells.filter { $0.method == m && $0.notRun == why }.count
+        reasons.append("- \(m) on \(n) bug\(n == 1 ? "" : "s"): \(why)")
+      }
+    }
+    if !reasons.isEmpty { out += "\nn/a — not run on a bug:\n\n" + reasons.joined(separator: "\n") + "\n" }
+    if !notRun.isEmpty { out += "\nNot run at all: \(notRun.joined(separator: ", ")).\n" }
     return out
   }
 
   /// One cell as the table shows it.
   public static func cellText(_ c: ScoreCell) -> String {
+    if c.notRun != nil { return "n/a" }
     let n = c.hunts.count
     guard let t = c.medianSeconds else { return c.caughtCount == 0 ? "— (\(n)×\(Int(c.timeBox)) s)" : "\(c.caughtCount)/\(n) seeds" }
     var s = "✓ " + (t < 0.01 ? "<0.01" : String(format: "%.2f", t)) + " s"
