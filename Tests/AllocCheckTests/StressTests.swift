@@ -5,6 +5,7 @@
 // bite are nondeterministic and live in scripts/stress-bugs, which retries with other seeds.
 
 import AllocUnderTest
+import Foundation
 import Harness
 import Testing
 
@@ -70,11 +71,34 @@ struct StressTests {
     StressBugCase(bug: .remoteFreeToWrongList, check: "S6", threads: 2),
   ]
 
+  /// The exit status of a child run whose expected check fired (0 would be a pass, 1 a trap's default).
+  static let caughtStatus: Int32 = 3
+
+  /// Each run is in its own process (a Swift Testing exit test): a seeded corruption on real threads can make
+  /// the allocator fault before a check sees it, which in process would end the whole test run. The child
+  /// exits 3 when the expected check fired and 0 when not; a child killed by a signal is retried with the
+  /// next seed (at most 4), as scripts/stress-bugs does.
   @Test("each check catches its seeded mimalloc bug in a short real-thread run", arguments: bugCases)
-  func checkCatchesBug(_ c: StressBugCase) {
-    let r = run(MimallocStress(bugs: [c.bug]), threads: c.threads)
-    #expect(failed(r).contains(c.check), "\(c.bug): \(r.failures)")
-    #expect(!r.passed)
+  func checkCatchesBug(_ c: StressBugCase) async {
+    var crashes: [String] = []
+    for attempt in UInt64(0)..<4 {
+      let status = await Self.childRun(bug: c.bug.rawValue, check: c.check, threads: c.threads, seed: 0x57E5 + attempt)
+      guard let status else { return }  // exited 0: the issue is recorded
+      if status == .exitCode(Self.caughtStatus) { return }
+      crashes.append("seed \(0x57E5 + attempt): \(status)")
+    }
+    Issue.record("\(c.bug): every child crashed before \(c.check) could fire: \(crashes)")
+  }
+
+  /// One run in a child process: its exit status, or nil when it exited 0 (then the issue is recorded).
+  static func childRun(bug: String, check: String, threads: Int, seed: UInt64) async -> ExitStatus? {
+    let result = await #expect(processExitsWith: .failure, observing: [\.exitStatus],
+                               "\(bug): the child exits 3 when \(check) fires, 0 when every check passes") {
+      [bug, check, threads, seed] in
+      let r = run(MimallocStress(bugs: [MimallocBug(rawValue: bug)!]), threads: threads, seed: seed)
+      exit(failed(r).contains(check) && !r.passed ? StressTests.caughtStatus : 0)
+    }
+    return result?.exitStatus
   }
 
   @Test("S2 catches a runner that drops blocks it takes out of a transfer slot")

@@ -31,11 +31,11 @@ public enum ExternalScoreMethod: String, CaseIterable, Sendable {
   /// seconds) and the slow tools get one.
   public var defaultBox: Double {
     switch self {
-    case .fuzz: 6
+    case .fuzz: 5
     case .diff: 4
     case .stress: 4
     case .tsan: 10
-    case .valgrind: 8
+    case .valgrind: 6
     }
   }
   public var defaultSeeds: Int {
@@ -49,8 +49,8 @@ public enum ExternalScoreMethod: String, CaseIterable, Sendable {
   /// The process deadline: the box plus the start-up the tool needs (a run past it is killed, not caught).
   public func deadline(box: Double) -> Double {
     switch self {
-    case .valgrind: box * 2 + 30
-    case .tsan: box * 1.5 + 15
+    case .valgrind: box + 30
+    case .tsan: box + 20
     default: box + 15
     }
   }
@@ -117,7 +117,7 @@ public enum ExternalScore {
     let tag = "\(bug.name)-\(seed)"
     var env = baseEnvironment
     let stressArgs = ["stress", "--model", stressModel(bug), "--bug", bug.name, "--seed", "\(seed)", "--for", "\(seconds)s",
-                      "--round-ops", "20k", "--progress", "3600"]
+                      "--progress", "3600"]
     switch method {
     case .fuzz:
       let target = bug.family.rawValue
@@ -140,18 +140,19 @@ public enum ExternalScore {
                     "--count", "\(seconds * 400)", "--bug", bug.name, "--no-shrink"],
         environment: env, freshDirectories: [], artifactPrefix: nil)
     case .stress:
-      return ExternalScoreCommand(executable: paths.allocCheck, arguments: stressArgs + ["--threads", "2"],
+      return ExternalScoreCommand(executable: paths.allocCheck, arguments: stressArgs + ["--threads", "2", "--round-ops", "20k"],
                                   environment: env, freshDirectories: [], artifactPrefix: nil)
     case .tsan:
       env["TSAN_OPTIONS"] = "exitcode=66 halt_on_error=1 suppressions=scripts/tsan.supp"
-      return ExternalScoreCommand(executable: paths.tsanAllocCheck, arguments: stressArgs + ["--threads", "4", "--heaps", "mem"],
+      return ExternalScoreCommand(executable: paths.tsanAllocCheck, arguments: stressArgs + ["--threads", "4", "--round-ops", "20k", "--heaps", "mem"],
                                   environment: env, freshDirectories: [], artifactPrefix: nil)
     case .valgrind:
       env["AC_VALGRIND_TOOL"] = "memcheck"
       return ExternalScoreCommand(
         executable: "valgrind",
         arguments: ["--tool=memcheck", "--error-exitcode=99", "--leak-check=no",
-                    "--suppressions=scripts/valgrind/memcheck.supp", paths.allocCheck] + stressArgs + ["--threads", "2"],
+                    "--suppressions=scripts/valgrind/memcheck.supp", paths.allocCheck] + stressArgs
+                    + ["--threads", "2", "--round-ops", "5k"],  // short rounds: under Valgrind the first check comes sooner
         environment: env, freshDirectories: [], artifactPrefix: nil)
     }
   }
