@@ -36,6 +36,11 @@ public final class ScheduledExecutor: @unchecked Sendable {
     adapter = MimallocAdapter(bugs: bugs)
   }
 
+  /// Runs on `adapter` (reset before every run): the schedule fuzz target reuses one per process.
+  public init(adapter: MimallocAdapter) {
+    self.adapter = adapter
+  }
+
   /// Runs `program` from a fresh allocator under `schedule`.
   public func run(_ program: ParallelProgram, schedule: Schedule) -> ScheduledRun {
     let picker: any Picker =
