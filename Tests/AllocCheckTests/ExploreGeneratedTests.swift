@@ -63,7 +63,7 @@ struct ExploreGeneratedTests {
     // No interleaving, no race: the same program passes on the correct reference under that schedule.
     #expect(ScheduledExecutor().run(failure.program.parallel, schedule: failure.schedule).violation == nil)
 
-    let (small, attempts) = explorer.shrinkProgram(failure, options, research: 30, maxAttempts: 400)
+    let (small, attempts) = explorer.shrinkProgram(failure, options, research: 60, maxAttempts: 200)
     #expect(attempts > 0)
     #expect(small.program.parallel.stepCount < failure.program.parallel.stepCount)
     #expect(small.program.parallel.stepCount <= 8, "\(ProgramText.render(small.program.parallel.program, family: "heaps"))")
