@@ -31,6 +31,8 @@ let package = Package(
     // Differential targets: the reference against a real allocator (issue 11).
     .executable(name: "fuzz-pymalloc-diff", targets: ["FuzzPymallocDiff"]),
     .executable(name: "fuzz-heaps-diff", targets: ["FuzzHeapsDiff"]),
+    // A schedule of the controlled scheduler + a parallel heaps program (issue 14).
+    .executable(name: "fuzz-heaps-schedule-ops", targets: ["FuzzHeapsSchedule"]),
     .library(name: "Harness", targets: ["Harness"]),
     // The reference allocators behind a C ABI (issue 13): Sources/AllocCheckHost/alloccheck_ref.h.
     .library(name: "alloccheck-ref", type: .dynamic, targets: ["RefABI"]),
@@ -66,6 +68,8 @@ let package = Package(
                       path: "Sources/FuzzTargets/Entries/FuzzPymallocDiff", swiftSettings: strictSafety),
     .executableTarget(name: "FuzzHeapsDiff", dependencies: ["FuzzTargets"],
                       path: "Sources/FuzzTargets/Entries/FuzzHeapsDiff", swiftSettings: strictSafety),
+    .executableTarget(name: "FuzzHeapsSchedule", dependencies: ["FuzzTargets"],
+                      path: "Sources/FuzzTargets/Entries/FuzzHeapsSchedule", swiftSettings: strictSafety),
     // The C ABI of the reference allocators: `@_cdecl` entry points over Harness's CallOracle and CallRecorder.
     .target(name: "RefABI", dependencies: ["AllocUnderTest", "Harness", "Oracle"]),
     // The embedding host: C, links libpython3.11 (libpython3.11-dev) and dlopens liballoccheck-ref.so.

@@ -30,8 +30,10 @@ extension BenchCommand {
                 + "instrumentation; median of \(repeats) interleaved runs")
     Console.out("target          ops/input  inputs   exec/s (oracle)   µs/input   exec/s (no checks)   oracle cost")
     // The differential targets (a forked child per pymalloc-diff input; real threads for heaps-diff) run
-    // only when named: at a few exec/s, five repetitions of their inputs would take minutes.
-    for target in FuzzTargets.all where names?.contains(target.name) ?? !target.differential {
+    // only when named: at a few exec/s, five repetitions of their inputs would take minutes. So does the
+    // schedule target (heaps-schedule: one OS thread per logical thread per input; its inputs here carry the
+    // default schedule).
+    for target in FuzzTargets.all where names?.contains(target.name) ?? (!target.differential && target.scheduled == nil) {
       // The differential targets hold a real library for the process: made here, released at the end of
       // this iteration, before the next user.
       guard let adapter = target.makeAdapter([]) else {

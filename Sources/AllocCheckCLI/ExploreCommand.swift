@@ -1,8 +1,10 @@
-// ExploreCommand.swift — `alloc-check explore`: runs parallel heaps-family programs (a FILE, or the built-in
-// scenarios of Harness/Explore/ExploreScenarios.swift) on the reference mimalloc under many schedules of
-// the controlled scheduler (Harness/Explore), with or without a seeded bug. Prints each program's shape and
-// PCT's guarantee, progress every second on stderr, then PASS with the schedules run and schedules/s, or
-// the violation with the schedule and the `alloc-check run … --schedule …` line that replays it (exit 1).
+// ExploreCommand.swift — `alloc-check explore`: runs parallel heaps-family programs (a FILE, the built-in
+// scenarios of Harness/Explore/ExploreScenarios.swift, or with --generate small generated programs of
+// Harness/Explore/ExploreGenerator.swift) on the reference mimalloc under many schedules of the controlled
+// scheduler (Harness/Explore), with or without a seeded bug. Prints each program's shape and PCT's
+// guarantee, progress every second on stderr, then PASS with the schedules run and schedules/s, or the
+// violation with the schedule and the `alloc-check run … --schedule …` line that replays it (exit 1),
+// after shrinking the program (ops and threads dropped while it still fails) and then the schedule.
 
 import ArgumentParser
 import AllocUnderTest
@@ -18,7 +20,10 @@ struct ExploreCommand: ParsableCommand {
       list, the delayed-free state, the heap's delayed list, the segment's owner). Strategies: pct (PCT, depth \
       --depth), random (uniform random walk), exhaustive (every schedule with at most --preemptions \
       preemptions). Without FILE, the built-in scenarios: \
-      \(ExploreScenarios.texts.map(\.name).joined(separator: ", ")).
+      \(ExploreScenarios.texts.map(\.name).joined(separator: ", ")); with --generate, --programs generated \
+      programs of --threads threads and --ops ops (cross-thread frees, full pages, exits, heap episodes), each \
+      under --schedules schedules. A failure is saved under crashes/, its program shrunk (ops and threads \
+      dropped while a re-search of --research schedules still fails) and then its schedule.
       """)
 
   @Argument(help: "A heaps-family program file (text form); default: the built-in scenarios.") var file: String?
@@ -26,10 +31,17 @@ struct ExploreCommand: ParsableCommand {
   @Option(help: "pct, random or exhaustive.") var strategy: String = "pct"
   @Option(help: "PCT depth d (d − 1 priority change points), 1…64.") var depth: String = "3"
   @Option(help: "Exhaustive: at most this many preemptions per schedule, 0…4.") var preemptions: String = "2"
-  @Option(help: "Stop after this many schedules.") var schedules: String = "10000"
+  @Option(help: "Stop after this many schedules (--generate: per program). Default 10000, with --generate 200.") var schedules: String?
   @Option(name: .customLong("for"), help: "Stop after this many seconds (whichever comes first).") var seconds: String?
   @Option(help: "Seed of the schedules (decimal or 0x-hex).") var seed: String = "1"
   @Option(help: "Seed a mimalloc bug (repeatable); see alloc-check bugs.") var bug: [String] = []
+  @Flag(help: "Explore generated programs instead of FILE or the scenarios; --seed also draws the programs.") var generate = false
+  @Option(help: "--generate: how many programs.") var programs: String = "100"
+  @Option(help: "--generate: threads per program (t0 included), 2…8.") var threads: String = "3"
+  @Option(help: "--generate: ops per program (thread switches not counted), 4…200.") var ops: String = "14"
+  @Option(help: "Program shrinking: schedules re-searched per candidate program (0: only the failing schedule and its switch points).")
+  var research: String = "100"
+  @Flag(help: "Do not shrink a failure (program or schedule).") var noShrink = false
 
   func run() throws {
     guard let strategy = ExploreStrategy(rawValue: strategy) else {
@@ -39,7 +51,7 @@ struct ExploreCommand: ParsableCommand {
     guard (1...64).contains(depth) else { throw CLIError.usage("explore: --depth must be 1…64, not \(depth)") }
     let bound = try CLISupport.parseCount(preemptions, option: "--preemptions")
     guard (0...4).contains(bound) else { throw CLIError.usage("explore: --preemptions must be 0…4, not \(bound)") }
-    let count = try CLISupport.parseCount(schedules, option: "--schedules")
+    let count = try CLISupport.parseCount(schedules ?? (generate ? "200" : "10000"), option: "--schedules")
     guard count >= 1 else { throw CLIError.usage("explore: --schedules must be at least 1") }
     let limit = try seconds.map { s throws(CLIError) -> Double in
       guard let v = Double(s), v > 0, v.isFinite else { throw CLIError.usage("explore: --for takes seconds > 0, not '\(s)'") }
@@ -53,7 +65,9 @@ struct ExploreCommand: ParsableCommand {
       }
       bugs.append(b)
     }
-    let programs = try loadPrograms()
+    let research = try CLISupport.parseCount(research, option: "--research")
+    let generator = try generatorOptions()
+    let programs = generator == nil ? try loadPrograms() : []
 
     let options = ExploreOptions(strategy: strategy, depth: depth, preemptionBound: bound, schedules: count,
                                  seconds: limit, seed: seed)
@@ -62,13 +76,34 @@ struct ExploreCommand: ParsableCommand {
     case .random: "random walk"
     case .exhaustive: "exhaustive, at most \(bound) preemption\(bound == 1 ? "" : "s")"
     }
+    let programCount = try CLISupport.parseCount(self.programs, option: "--programs")
     Console.parameters("explore", [
-      ("programs", programs.map(\.name).joined(separator: ", ")),
+      ("programs", generator.map { "\(programCount) generated (\($0.threads) threads, \($0.ops) ops each), program k from seed mix(\(hex(seed)), k)" }
+        ?? programs.map(\.name).joined(separator: ", ")),
       ("strategy", strategyText), ("seed", hex(seed)),
-      ("budget", "\(count) schedules" + (limit.map { " or \($0) s" } ?? "")),
+      ("budget", "\(count) schedules" + (generator == nil ? "" : " per program") + (limit.map { " or \($0) s" } ?? "")),
       ("allocator", "mimalloc (reference), bugs: " + (bugs.isEmpty ? "none" : bugs.map(\.rawValue).joined(separator: ", "))),
     ])
     let explorer = Explorer(bugs: Set(bugs))
+    let bugFlags = bugs.map { " --bug \($0.rawValue)" }.joined()
+    if let generator {
+      let report = explorer.exploreGenerated(generator, programs: programCount, seed: seed, options) { p in
+        Console.err("explore: \(p.programs) programs, \(p.schedules) schedules, \(Int(Double(p.programs) / max(p.seconds, 1e-9))) programs/s, "
+                    + "\(Int(Double(p.schedules) / max(p.seconds, 1e-9))) schedules/s, \(String(format: "%.0f", p.seconds)) s")
+      }
+      let rateText = String(format: "%.2f s, %.1f programs/s, %.0f schedules/s", report.seconds,
+                            Double(report.programs) / max(report.seconds, 1e-9), Double(report.schedules) / max(report.seconds, 1e-9))
+      guard let f = report.failure else {
+        Console.out("PASS: \(report.programs) generated programs (\(report.runningOps) ops), \(report.schedules) schedules, "
+                    + "no violation; longest \(report.maxSteps) steps; \(rateText)")
+        return
+      }
+      let again = "alloc-check explore --generate --seed \(hex(seed)) --threads \(generator.threads) --ops \(generator.ops) "
+        + "--programs \(report.programs) --schedules \(count) --strategy \(strategy.rawValue)"
+        + (strategy == .pct ? " --depth \(depth)" : strategy == .exhaustive ? " --preemptions \(bound)" : "") + bugFlags
+      Console.out("FAIL: generated program \(report.programs) (seed \(hex(f.programSeed ?? 0))), schedule \(f.scheduleNumber); \(rateText)")
+      try reportFailure(f, explorer: explorer, options: options, research: research, bugFlags: bugFlags, again: again)
+    }
     let report = explorer.explore(programs, options) { p in
       Console.err("explore: \(p.schedules) schedules, \(Int(Double(p.schedules) / max(p.seconds, 1e-9))) /s, "
                   + "longest \(p.maxSteps) steps, \(String(format: "%.0f", p.seconds)) s")
@@ -89,21 +124,55 @@ struct ExploreCommand: ParsableCommand {
                   + (report.longest.map { " (\($0.program), \(String(describing: $0.schedule).prefix(120)))" } ?? "") + "; \(rateText)")
       return
     }
+    Console.out("FAIL: schedule \(f.scheduleNumber) of program \(f.program.name); \(rateText)")
+    try reportFailure(f, explorer: explorer, options: options, research: research, bugFlags: bugFlags, again: nil)
+  }
+
+  /// Prints a failure: the violation, the schedule and the replay line; then the program shrunk (unless
+  /// --no-shrink) and saved beside it, and the schedule shrunk on it. Exits 1.
+  private func reportFailure(_ f: ExploreFailure, explorer: Explorer, options: ExploreOptions, research: Int,
+                             bugFlags: String, again: String?) throws -> Never {
     let path = try saved(f.program)
-    let shrunk = explorer.shrinkSchedule(f)
-    let bugFlags = bugs.map { " --bug \($0.rawValue)" }.joined()
+    let threads = { (p: ExploreProgram) in p.parallel.tasks.count }
     Console.out("""
-      FAIL: schedule \(f.scheduleNumber) of program \(f.program.name) (\(f.run.steps) steps, \(f.run.switchPoints.count) switches); \(rateText)
       \(describe(f.run.violation!, programLength: f.program.parallel.program.ops.count))
-      schedule: \(f.schedule)
+      program: \(path) (\(f.program.parallel.stepCount) ops that run, \(threads(f.program)) threads)\(f.programSeed.map { ", generated from seed \(hex($0))" } ?? "")
+      schedule: \(f.schedule) (\(f.run.steps) steps, \(f.run.switchPoints.count) switch points)
       as switches: \(Schedule.switches(f.run.switchPoints))
-      shrunk schedule: \(shrunk.schedule) (\(shrunk.run.violation.map { "\($0.rule)" } ?? "?"), \(shrunk.run.steps) steps)
       replay: alloc-check run \(path)\(bugFlags) --schedule \(f.schedule)
-      replay (shrunk): alloc-check run \(path)\(bugFlags) --schedule \(shrunk.schedule)
-      trace (last 16 lines):
-      \(f.run.trace.suffix(16).map { "  " + $0 }.joined(separator: "\n"))
-      """)
+      """ + (again.map { "\nexplore again: " + $0 } ?? ""))
+    var last = f.run
+    if !noShrink {
+      Console.err("explore: shrinking the program (up to \(research) schedules re-searched per candidate) …")
+      let (small, attempts) = explorer.shrinkProgram(f, options, research: research)
+      let smallPath = path.hasSuffix(".txt") ? String(path.dropLast(4)) + ".min.txt" : path + ".min.txt"
+      try ProgramFiles.write(ProgramText.render(small.program.parallel.program, family: "heaps", comments: [
+        "shrunk from \(path) by alloc-check explore (\(small.run.violation.map(\.rule) ?? "?"))",
+      ]), to: smallPath)
+      let shrunk = explorer.shrinkSchedule(small)
+      Console.out("""
+        shrunk program: \(f.program.parallel.stepCount) → \(small.program.parallel.stepCount) ops that run, \
+        \(threads(f.program)) → \(threads(small.program)) threads (\(attempts) candidates), \(small.run.violation.map(\.rule) ?? "?") under \(small.schedule); saved \(smallPath)
+        shrunk schedule: \(small.run.switchPoints.count) → \(shrunk.run.switchPoints.count) switch points (\(small.run.steps) → \(shrunk.run.steps) steps): \(shrunk.schedule) (\(shrunk.run.violation.map { "\($0.rule)" } ?? "?"))
+        replay (shrunk): alloc-check run \(smallPath)\(bugFlags) --schedule \(shrunk.schedule)
+        \(ProgramText.render(small.program.parallel.program, family: "heaps"))
+        """)
+      last = shrunk.run
+    }
+    Console.out("trace (last 16 lines):\n" + last.trace.suffix(16).map { "  " + $0 }.joined(separator: "\n"))
     throw ExitCode(1)
+  }
+
+  /// --generate's generator, or nil without --generate (its options then refused).
+  private func generatorOptions() throws -> ExploreGenerator? {
+    guard generate else { return nil }
+    guard file == nil, scenario == nil else { throw CLIError.usage("explore: --generate takes no FILE or --scenario") }
+    let k = try CLISupport.parseCount(threads, option: "--threads")
+    guard (2...8).contains(k) else { throw CLIError.usage("explore: --threads must be 2…8, not \(k)") }
+    let n = try CLISupport.parseCount(ops, option: "--ops")
+    guard (4...200).contains(n) else { throw CLIError.usage("explore: --ops must be 4…200, not \(n)") }
+    guard try CLISupport.parseCount(programs, option: "--programs") >= 1 else { throw CLIError.usage("explore: --programs must be at least 1") }
+    return ExploreGenerator(threads: k, ops: n)
   }
 
   private func loadPrograms() throws -> [ExploreProgram] {
@@ -123,12 +192,14 @@ struct ExploreCommand: ParsableCommand {
     return [one]
   }
 
-  /// The failing program's file: the FILE itself, or the scenario written under crashes/.
+  /// The failing program's file: the FILE itself, or the scenario or generated program written under crashes/.
   private func saved(_ p: ExploreProgram) throws -> String {
     if let file { return file }
     try ProgramFiles.makeDirectory("crashes")
     let path = "crashes/explore-\(p.name).txt"
-    try ProgramFiles.write(ExploreScenarios.fileText(p.name)!, to: path)
+    let text = ExploreScenarios.fileText(p.name)
+      ?? ProgramText.render(p.parallel.program, family: "heaps", comments: ["generated by alloc-check explore --generate (\(p.name))"])
+    try ProgramFiles.write(text, to: path)
     return path
   }
 }

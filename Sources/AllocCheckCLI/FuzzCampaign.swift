@@ -227,7 +227,7 @@ struct Campaign {
     let twin = ProgramText.render(program, family: t.family, comments: [
       "crash input \(base) of fuzz run \(record.id), target \(t.name)\(bugs.isEmpty ? "" : ", bugs: " + bugs.joined(separator: ","))",
       "verdict: \(line)", "repro: \(repro)",
-    ])
+    ] + t.inputComments(bytes))
     try? ProgramFiles.write(twin, to: path + ".txt")
     let at = elapsed
     if let i = record.targets[ti].crashes.firstIndex(where: { $0.signature == signature }) {

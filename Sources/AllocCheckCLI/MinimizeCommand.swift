@@ -29,6 +29,9 @@ struct MinimizeCommand: ParsableCommand {
     var bytes = try ProgramFiles.read(file)
     let loaded = try CLISupport.loadProgram(bytes, name: file)
     if loaded.kind == .text { bytes = t.encode(loaded.program) }
+    guard t.scheduled == nil else {
+      throw CLIError.usage("minimize: \(t.name) inputs carry a schedule; alloc-check repro \(file) writes the program, and alloc-check explore PROGRAM --bug … shrinks program and schedule")
+    }
     guard let adapter = t.makeAdapter(bugs) else { throw CLIError.usage("minimize: cannot make the \(t.name) adapter") }
     Console.parameters("minimize", [("input", "\(file) (\(bytes.count) bytes, \(t.decode(bytes).ops.count) ops)"),
                                     ("target", t.name), ("bugs", bugs.isEmpty ? "none" : bugs.joined(separator: ", ")),

@@ -8,6 +8,7 @@ import ArgumentParser
 import Foundation
 import FuzzTargets
 import Harness
+import Oracle
 import AllocUnderTest
 
 struct ReproCommand: ParsableCommand {
@@ -29,6 +30,7 @@ struct ReproCommand: ParsableCommand {
     let t = try FuzzWorkspace.target(for: file, explicit: target)
     let bugs = try FuzzWorkspace.bugs(self.bugs, for: t)
     let bytes = try ProgramFiles.read(file)
+    if t.scheduled != nil { return try runScheduled(t, bytes: bytes, bugs: bugs) }
     let loaded = try CLISupport.loadProgram(bytes, name: file)
     let program = loaded.kind == .binary ? t.decode(bytes) : loaded.program
     guard let peer = PeerKind(rawValue: allocator) else {
@@ -74,23 +76,66 @@ struct ReproCommand: ParsableCommand {
     throw ExitCode(1)
   }
 
-  func emit(_ t: FuzzTarget, bytes: [UInt8], verdict: Verdict, bugs: [String]) throws {
+  /// A schedule target's input (heaps-schedule): its program, its schedule, the run under it with the trace,
+  /// and the `alloc-check run … --schedule` line that replays it from the program's text (written under
+  /// .fuzz/<target>/repro/). Exit 1 on a violation.
+  func runScheduled(_ t: FuzzTarget, bytes: [UInt8], bugs: [String]) throws {
+    guard CLISupport.programFileKind(bytes) == .binary else {
+      throw CLIError.usage("repro: \(t.name) replays binary inputs (a schedule and a program); for a program text use alloc-check run FILE --schedule …")
+    }
+    guard allocator == "reference" else { throw CLIError.usage("repro: \(t.name) runs the reference mimalloc only; give no --allocator") }
+    guard let adapter = t.makeAdapter(bugs), let (schedule, run) = t.runScheduled(bytes, on: adapter) else {
+      throw CLIError.usage("repro: cannot make the \(t.name) adapter")
+    }
     let program = t.decode(bytes)
-    let hash = String(format: "%08x", PNG.crc32(t.encode(program)))
-    let stem = name ?? verdict.violation.map { v in
+    let textPath = LibFuzzerArguments.workDir(t.name) + "/repro/" + (file as NSString).lastPathComponent + ".txt"
+    try ProgramFiles.makeDirectory((textPath as NSString).deletingLastPathComponent)
+    try ProgramFiles.write(ProgramText.render(program, family: t.family, comments: ["from \(file)"] + t.inputComments(bytes)), to: textPath)
+    Console.parameters("repro", [
+      ("input", "\(file) (\(bytes.count) bytes, decoded: \(program.ops.count) ops, \(ParallelProgram(program).tasks.count) threads)"),
+      ("target", "\(t.name) (\(t.product)), the controlled scheduler without sanitizer"),
+      ("schedule", "\(schedule)"), ("bugs", bugs.isEmpty ? "none" : bugs.joined(separator: ", ")),
+    ])
+    Console.out("program (\(program.ops.count) ops, saved as \(textPath)):\n" + ProgramText.render(program, family: t.family))
+    let flags = bugs.map { " --bug \($0)" }.joined()
+    let shown = trace ? run.trace[...] : run.trace.suffix(24)
+    Console.out("""
+      schedule: \(schedule) (\(run.steps) steps; as switches: \(Schedule.switches(run.switchPoints)))
+      trace (\(trace ? "all" : "last \(shown.count)") lines):
+      \(shown.map { "  " + $0 }.joined(separator: "\n"))
+      replay: alloc-check run \(textPath)\(flags) --schedule \(schedule)
+      """)
+    if emitTest { try emit(t, bytes: bytes, violation: run.violation, bugs: bugs) }
+    guard let v = run.violation else {
+      Console.out("verdict: PASS")
+      return
+    }
+    Console.out("verdict: " + describe(v, programLength: program.ops.count))
+    Console.out("explore (shrinks program, then schedule): alloc-check explore \(textPath)\(flags) --strategy pct")
+    throw ExitCode(1)
+  }
+
+  func emit(_ t: FuzzTarget, bytes: [UInt8], verdict: Verdict, bugs: [String]) throws {
+    try emit(t, bytes: bytes, violation: verdict.violation, bugs: bugs)
+  }
+
+  func emit(_ t: FuzzTarget, bytes: [UInt8], violation: Violation?, bugs: [String]) throws {
+    let program = t.decode(bytes)
+    let hash = String(format: "%08x", PNG.crc32(t.canonicalBytes(bytes)))
+    let stem = name ?? violation.map { v in
       "\(v.rule)-\(v.opIndex < program.ops.count ? program.ops[v.opIndex].kind.name : "teardown")-\(hash)"
     } ?? "pass-\(hash)"
     let dir = FuzzWorkspace.regressionsDir(t)
     try ProgramFiles.makeDirectory(dir)
     var origin = ["regression from \((file as NSString).lastPathComponent)"]
-    if let v = verdict.violation {
+    if let v = violation {
       origin.append("broke \(v.rule) at op \(v.opIndex) with bugs: \(bugs.isEmpty ? "none" : bugs.joined(separator: ",")): \(v.detail)")
     }
     for f in FuzzCorpusFiles.regressionFiles(t, bytes: bytes, stem: stem, origin: origin) {
       try ProgramFiles.write(f.bytes, to: dir + "/" + f.name)
       Console.out("wrote \(dir)/\(f.name)")
     }
-    if let clean = t.makeAdapter([]), let v = Executor.run(program, on: clean, config: ExecutorConfig(oracle: t.oracle)).violation {
+    if let clean = t.makeAdapter([]), let v = t.run(t.canonicalBytes(bytes), on: clean) {
       Console.err("repro: note: the entry breaks \(v.rule) on the allocator without seeded bugs, so swift test fails until the bug is fixed")
     } else {
       Console.out("the entry passes on the allocator without seeded bugs; swift test replays it from now on (Corpus replay suite)")

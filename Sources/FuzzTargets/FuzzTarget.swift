@@ -37,6 +37,9 @@ public struct FuzzTarget: Sendable {
   /// A differential target (reference vs a real peer): its adapter holds libpython or libmimalloc, whose
   /// state lasts as long as the process, so in-process tests replay its corpus in a child process.
   public var differential: Bool
+  /// A schedule target (``HeapsScheduleTarget``): the input also names a schedule of the controlled scheduler,
+  /// and runs in parallel under it (ScheduledExecutor on the target's MimallocAdapter) instead of the executor.
+  public var scheduled: ScheduledFormat? = nil
 
   public init(name: String, product: String, summary: String, family: String, bugNames: [String],
               decode: @escaping @Sendable ([UInt8]) -> Program, encode: @escaping @Sendable (Program) -> [UInt8],
@@ -56,9 +59,35 @@ public struct FuzzTarget: Sendable {
     self.seeds = seeds
   }
 
-  /// Runs one input through the executor (teardown on, no trace); the first violation or nil.
+  /// Runs one input through the executor (teardown on, no trace), or a schedule target's under its
+  /// schedule; the first violation or nil.
   public func run(_ bytes: [UInt8], on adapter: AllocatorAdapter) -> Violation? {
-    Executor.run(decode(bytes), on: adapter, config: ExecutorConfig(oracle: oracle, recordTrace: false)).violation
+    if let r = runScheduled(bytes, on: adapter) { return r.run.violation }
+    return Executor.run(decode(bytes), on: adapter, config: ExecutorConfig(oracle: oracle, recordTrace: false)).violation
+  }
+
+  /// A schedule target's input, run in parallel under its schedule on `adapter` (a MimallocAdapter); nil for
+  /// every other target.
+  public func runScheduled(_ bytes: [UInt8], on adapter: AllocatorAdapter) -> (schedule: Schedule, run: ScheduledRun)? {
+    guard let scheduled, let mimalloc = adapter as? MimallocAdapter else { return nil }
+    let schedule = scheduled.split(bytes).schedule
+    return (schedule, ScheduledExecutor(adapter: mimalloc).run(ParallelProgram(decode(bytes)), schedule: schedule))
+  }
+
+  /// The input's canonical bytes: its program re-encoded (behind its schedule's bytes, for a schedule target).
+  public func canonicalBytes(_ bytes: [UInt8]) -> [UInt8] {
+    let program = encode(decode(bytes))
+    guard let scheduled else { return program }
+    // encode puts the default schedule first: replace it by the input's own.
+    let schedule = scheduled.split(bytes).schedule
+    return (scheduled.header(schedule) ?? []) + Array(scheduled.split(program).program)
+  }
+
+  /// Comment lines for an input's text twin beyond its program: a schedule target's schedule.
+  public func inputComments(_ bytes: [UInt8]) -> [String] {
+    guard let scheduled else { return [] }
+    let schedule = scheduled.split(bytes).schedule
+    return ["schedule: \(schedule) (the program runs in parallel: alloc-check run THIS.txt --schedule \(schedule))"]
   }
 
   /// The one-line reason a fuzz binary traps with.
@@ -70,6 +99,10 @@ public struct FuzzTarget: Sendable {
   /// Runs one input and traps on a violation, so libFuzzer saves it.
   public func fuzzOne(_ bytes: [UInt8], on adapter: AllocatorAdapter) {
     let program = decode(bytes)
+    if let (schedule, r) = runScheduled(bytes, on: adapter) {
+      if let v = r.violation { fatalError(trapMessage(v, program: program) + " [schedule \(schedule)]") }
+      return
+    }
     if let v = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: oracle, recordTrace: false)).violation {
       fatalError(trapMessage(v, program: program))
     }
@@ -84,6 +117,14 @@ public struct FuzzTarget: Sendable {
       fuzzOne(bytes, on: slot!)
     }
   }
+}
+
+/// How a schedule target's input names its schedule (see ``HeapsScheduleTarget`` for the format).
+public struct ScheduledFormat: Sendable {
+  /// The schedule an input names, and its program's bytes.
+  public var split: @Sendable ([UInt8]) -> (schedule: Schedule, program: ArraySlice<UInt8>)
+  /// The bytes that name a schedule, before the program's (nil: no byte form for it).
+  public var header: @Sendable (Schedule) -> [UInt8]?
 }
 
 /// The fuzz executable's process-wide state: one adapter, made on the first input.
@@ -113,6 +154,7 @@ public enum FuzzTargets {
     DomainsOpsTarget.target,
     PymallocDiffTarget.target,
     HeapsDiffTarget.target,
+    HeapsScheduleTarget.target,
   ]
 
   /// The target called `name` (its short name or its product name).

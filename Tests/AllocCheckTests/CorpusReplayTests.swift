@@ -56,6 +56,12 @@ struct CorpusReplayTests {
     // those folders in a child process.
     if t.differential { return }
     let adapter = try #require(t.makeAdapter([]))
+    // A schedule target's binary input runs in parallel under its own schedule.
+    if t.scheduled != nil, file.hasSuffix(".bin") {
+      let v = t.run([UInt8](try Data(contentsOf: Corpus.root.appendingPathComponent(file))), on: adapter)
+      #expect(v == nil, "corpus/\(file): \(v.map { "\($0)" } ?? "")\nreplay: swift run -c release alloc-check repro corpus/\(file)")
+      return
+    }
     let verdict = Executor.run(try Corpus.program(file), on: adapter, config: ExecutorConfig(oracle: t.oracle))
     #expect(verdict.passed, "corpus/\(file): \(verdict.violation.map { "\($0)" } ?? "")\nreplay: swift run -c release alloc-check repro corpus/\(file)")
   }

@@ -31,13 +31,23 @@ public enum CrashTriage {
   /// Runs `bytes` of `target` on `adapter` (made with the run's bugs).
   public static func triage(_ target: FuzzTarget, _ bytes: [UInt8], on adapter: AllocatorAdapter) -> CrashVerdict {
     let program = target.decode(bytes)
-    let verdict = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: target.oracle, recordTrace: false))
-    guard let v = verdict.violation else {
-      return CrashVerdict(program: program, violation: nil, signature: CrashSignature(rule: "pass", opKind: "none"),
-                          line: "passes under the executor (\(verdict.opsExecuted) ops)")
+    let violation: Violation?
+    let passLine: String
+    var suffix = ""
+    if let (schedule, run) = target.runScheduled(bytes, on: adapter) {
+      violation = run.violation
+      passLine = "passes under schedule \(schedule) (\(run.steps) steps)"
+      suffix = " [schedule \(schedule)]"
+    } else {
+      let verdict = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: target.oracle, recordTrace: false))
+      violation = verdict.violation
+      passLine = "passes under the executor (\(verdict.opsExecuted) ops)"
+    }
+    guard let v = violation else {
+      return CrashVerdict(program: program, violation: nil, signature: CrashSignature(rule: "pass", opKind: "none"), line: passLine)
     }
     let kind = v.opIndex < program.ops.count ? program.ops[v.opIndex].kind.name : "teardown free"
     return CrashVerdict(program: program, violation: v, signature: CrashSignature(rule: v.rule, opKind: kind),
-                        line: target.trapMessage(v, program: program))
+                        line: target.trapMessage(v, program: program) + suffix)
   }
 }

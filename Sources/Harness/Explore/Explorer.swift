@@ -55,6 +55,8 @@ public struct ExploreFailure: Sendable {
   public var run: ScheduledRun
   /// 1-based: the failing schedule was the n-th one run.
   public var scheduleNumber: Int
+  /// A generated program (``ExploreGenerator``): the seed it was drawn from.
+  public var programSeed: UInt64? = nil
 }
 
 public struct ExploreReport: Sendable {
@@ -68,6 +70,23 @@ public struct ExploreReport: Sendable {
   public var longest: (program: String, schedule: Schedule)? = nil
   /// Per program: (name, tasks, steps of the default schedule).
   public var shapes: [(name: String, tasks: Int, steps: Int)] = []
+}
+
+/// What ``Explorer/exploreGenerated(_:programs:seed:_:progress:)`` did.
+public struct GeneratedReport: Sendable {
+  public var programs = 0
+  public var schedules = 0
+  public var seconds = 0.0
+  public var maxSteps = 0
+  /// Ops that run, summed over the programs explored.
+  public var runningOps = 0
+  public var failure: ExploreFailure? = nil
+}
+
+public struct GeneratedProgress: Sendable {
+  public var programs: Int
+  public var schedules: Int
+  public var seconds: Double
 }
 
 /// Progress of a long exploration, handed to the caller every second or so.
@@ -183,6 +202,80 @@ public final class Explorer {
       }
     }
     return (.switches(points), best)
+  }
+
+  /// Shrinks the failing *program* (before its schedule): the project's ``Shrinker`` drops ops and threads
+  /// (a removed spawn takes its thread's ops with it) while the failure persists, where a candidate fails
+  /// if (1) the failing schedule itself, (2) the switch points of the last failing run (where they still
+  /// apply: a step past the end or a thread that cannot run is ignored) or (3) a re-search of up to
+  /// `research` schedules of `o`'s strategy gives a violation of the same rule. Returns the failure on the
+  /// smallest program, with the schedule that made it fail (the input unchanged if nothing smaller fails),
+  /// and the candidates tried.
+  public func shrinkProgram(_ failure: ExploreFailure, _ o: ExploreOptions, research: Int = 100,
+                            maxAttempts: Int = 400) -> (failure: ExploreFailure, attempts: Int) {
+    let rule = failure.run.violation?.rule
+    var best = failure
+    var searchOptions = o
+    searchOptions.schedules = research
+    searchOptions.seconds = nil
+    let result = Shrinker.shrink(failure.program.parallel.program, maxAttempts: maxAttempts) { candidate in
+      let p = ExploreProgram(name: failure.program.name, program: candidate)
+      var tried: [Schedule] = []
+      for s in [failure.schedule, .switches(best.run.switchPoints)] where !tried.contains(s) {
+        tried.append(s)
+        let run = executor.run(p.parallel, schedule: s)
+        if run.violation?.rule == rule {
+          best = ExploreFailure(program: p, schedule: s, run: run, scheduleNumber: failure.scheduleNumber,
+                                programSeed: failure.programSeed)
+          return true
+        }
+      }
+      guard research > 0, var found = explore([p], searchOptions).failure, found.run.violation?.rule == rule else { return false }
+      found.scheduleNumber = failure.scheduleNumber
+      found.programSeed = failure.programSeed
+      best = found
+      return true
+    }
+    // `best` is the last candidate that failed, which the shrinker kept: its result.
+    guard result.improvements > 0 else { return (failure, result.attempts) }
+    assert(best.program.parallel.program == result.program)
+    return (best, result.attempts)
+  }
+
+  /// Explores `programs` generated programs (program k from `BugHunt.programSeed(seed, k)`), each under
+  /// `o` (`o.schedules` schedules per program; its `seconds` bound the whole run), and stops at the first
+  /// violation, which carries its program's seed.
+  public func exploreGenerated(_ generator: ExploreGenerator, programs: Int, seed: UInt64, _ o: ExploreOptions,
+                               progress: (GeneratedProgress) -> Void = { _ in }) -> GeneratedReport {
+    let clock = ContinuousClock()
+    let start = clock.now
+    var report = GeneratedReport()
+    var lastProgress = start
+    func elapsed() -> Double { (clock.now - start).seconds }
+    for k in 0..<programs {
+      if let limit = o.seconds, elapsed() >= limit { break }
+      let programSeed = BugHunt.programSeed(seed, k)
+      let p = ExploreProgram(name: "gen-" + FailureReport.hex(programSeed), program: generator.generate(seed: programSeed))
+      var each = o
+      each.seed = Canary.mix(o.seed ^ programSeed)
+      each.seconds = o.seconds.map { max($0 - elapsed(), 0.001) }
+      let r = explore([p], each)
+      report.programs += 1
+      report.schedules += r.schedules
+      report.maxSteps = max(report.maxSteps, r.maxSteps)
+      report.runningOps += p.parallel.stepCount
+      if var f = r.failure {
+        f.programSeed = programSeed
+        report.failure = f
+        break
+      }
+      if clock.now - lastProgress >= .seconds(1) {
+        lastProgress = clock.now
+        progress(GeneratedProgress(programs: report.programs, schedules: report.schedules, seconds: elapsed()))
+      }
+    }
+    report.seconds = elapsed()
+    return report
   }
 
   /// PCT's guarantee for one run on a program of `tasks` threads and `steps` steps at depth `depth`.

@@ -36,6 +36,11 @@ public final class ScheduledExecutor: @unchecked Sendable {
     adapter = MimallocAdapter(bugs: bugs)
   }
 
+  /// Runs on `adapter` (reset before every run): the schedule fuzz target reuses one per process.
+  public init(adapter: MimallocAdapter) {
+    self.adapter = adapter
+  }
+
   /// Runs `program` from a fresh allocator under `schedule`.
   public func run(_ program: ParallelProgram, schedule: Schedule) -> ScheduledRun {
     let picker: any Picker =
@@ -90,7 +95,9 @@ public final class ScheduledExecutor: @unchecked Sendable {
       if let old, let v = lostOwnership(step, old) { s.fail(v); return "not run: \(v.rule)" }
       let a = adapter.realloc(old?.address, n)
       if a == nil, let old { s.live.insert(old) }  // a failed realloc leaves the block alone
-      return allocated(step, .realloc(old: old), n, a, home: mem, s)
+      // Resized in place, the block stays in its heap (a heap_destroy frees it there), as the executor models it.
+      let home = old.map { $0.address == a } == true ? old!.home : mem
+      return allocated(step, .realloc(old: old), n, a, home: home, s)
     case .free(let ref):
       let b = ref.flatMap { s.live.remove(id: $0.id) }
       if let b, let v = lostOwnership(step, b) { s.fail(v); return "not run: \(v.rule)" }
@@ -141,7 +148,7 @@ public final class ScheduledExecutor: @unchecked Sendable {
   }
 
   private func allocated(_ step: ParallelProgram.Step, _ kind: AllocationFacts.Kind, _ requested: UInt64, _ address: Int?,
-                         home: HeapIdentity, _ s: RunState, alignment: UInt64? = nil) -> String {
+                         home: HeapIdentity?, _ s: RunState, alignment: UInt64? = nil) -> String {
     var facts = AllocationFacts(opIndex: step.index, kind: kind, requested: requested, address: address,
                                 usable: address.map { adapter.usableSize($0) },
                                 servedSmall: address.map { adapter.ownsSmall($0) } ?? false, faultFired: false)
