@@ -22,10 +22,11 @@ struct LinearizeCommand: ParsableCommand {
       libmimalloc. A history is linearizable if its ops can be put in one order, consistent with real time \
       (an op that returned before another was invoked comes first), that the sequential model accepts: \
       no result overlaps a live block, usable size ≥ request, free and realloc only of live blocks, \
-      realloc keeps the first word, no one writes into a live block.
+      realloc keeps the contents (a stamp word), no one else writes into a live block.
       """)
 
   @Argument(help: "A heaps-family program file instead of generated ones (malloc, calloc, realloc, free, collect, spawn …).") var file: String?
+  @Option(help: "A built-in program instead of generated ones: \(LinearizePrograms.scenarios.map(\.name).joined(separator: ", ")).") var scenario: String?
   @Option(help: "Threads per generated program, 2…4.") var threads: String = "3"
   @Option(help: "Ops per thread of a generated program, 1…16.") var ops: String = "4"
   @Option(help: "Generated programs.") var programs: String = "100"
@@ -69,12 +70,19 @@ struct LinearizeCommand: ParsableCommand {
     if target == "libmimalloc" && !realThreads { throw CLIError.usage("linearize: --target libmimalloc needs --real-threads") }
     if target == "libmimalloc" && !bugs.isEmpty { throw CLIError.usage("linearize: --bug seeds the reference, not libmimalloc") }
     let replay = try schedule.map { text throws(CLIError) -> Schedule in
-      guard file != nil else { throw CLIError.usage("linearize: --schedule replays FILE's program; give FILE") }
+      guard file != nil || scenario != nil else { throw CLIError.usage("linearize: --schedule replays one program; give FILE or --scenario") }
       guard !realThreads else { throw CLIError.usage("linearize: --schedule is for the controlled scheduler, not --real-threads") }
       do { return try Schedule.parse(text) } catch { throw CLIError.usage("linearize: \(error)") }
     }
     if replay != nil { o.schedules = 1 }
-    let given = try file.map { path throws -> [LinearizeProgram] in
+    if file != nil && scenario != nil { throw CLIError.usage("linearize: give FILE or --scenario, not both") }
+    let scenarioPrograms = try scenario.map { name throws(CLIError) -> [LinearizeProgram] in
+      guard let p = LinearizePrograms.scenario(name) else {
+        throw CLIError.usage("linearize: unknown scenario '\(name)'; expected " + LinearizePrograms.scenarios.map(\.name).joined(separator: ", "))
+      }
+      return [LinearizeProgram(name: name, seed: nil, program: p)]
+    }
+    let given = try scenarioPrograms ?? file.map { path throws -> [LinearizeProgram] in
       let loaded = try CLISupport.loadProgram(ProgramFiles.read(path), name: path, family: .heaps)
       guard loaded.family == .heaps else {
         throw CLIError.usage("linearize: \(path) is a \(loaded.family.rawValue)-family program; linearize runs heaps-family ones")
@@ -90,7 +98,7 @@ struct LinearizeCommand: ParsableCommand {
     let linearizer = Linearizer(o)
     let mode = realThreads ? "real OS threads" : "controlled scheduler, " + (replay.map { "schedule \($0)" } ?? (strategy == .pct ? "pct (depth 3)" : "random walk"))
     Console.parameters("linearize", [
-      ("programs", file ?? "\(o.programs) generated, \(o.threads) threads × \(o.opsPerThread) ops"),
+      ("programs", file ?? scenario ?? "\(o.programs) generated, \(o.threads) threads × \(o.opsPerThread) ops"),
       ("runs", "\(o.schedules) per program" + (o.seconds.map { " or \($0) s" } ?? "")),
       ("mode", mode), ("seed", FailureReport.hex(o.seed)),
       ("allocator", target == "libmimalloc" ? "libmimalloc" : "mimalloc (reference), bugs: " + (bugs.isEmpty ? "none" : bugs.map(\.rawValue).joined(separator: ", "))),
@@ -113,14 +121,22 @@ struct LinearizeCommand: ParsableCommand {
                       report.seconds, Double(report.histories) / max(report.seconds, 1e-9), report.checkSeconds,
                       Double(report.histories) / max(report.checkSeconds, 1e-9), report.statesVisited,
                       Double(report.ops) / Double(max(report.histories, 1)))
-    guard let f = report.failure else {
+    let livelocks = report.livelocked == 0 ? "" : "; \(report.livelocked) runs livelocked (not judged: their histories are incomplete)"
+    guard let f = report.failure ?? report.firstLivelock else {
       Console.out("PASS: \(report.programs) programs, \(report.histories) histories, every one linearizable; \(rate)")
       return
+    }
+    if report.failure == nil {
+      Console.out("FAIL: every judged history linearizable, but\(livelocks.dropFirst()); \(rate)")
+      Console.out("first livelock: history \(f.historyNumber) (run \(f.run) of program \(f.program.name)); alloc-check explore reports such runs")
+      let path = try saved(f.program)
+      Console.out("replay: alloc-check run \(path)\(bugs.map { " --bug \($0.rawValue)" }.joined()) --schedule \(f.schedule.map { "\($0)" } ?? "?")")
+      throw ExitCode(1)
     }
     let path = try saved(f.program)
     let bugFlags = bugs.map { " --bug \($0.rawValue)" }.joined()
     let what = f.verdict?.isLinearizable == false ? "NOT LINEARIZABLE" : "run stopped (\(f.stopped?.rule ?? "?"))"
-    Console.out("FAIL: \(what): history \(f.historyNumber) (run \(f.run) of program \(f.program.name)); \(rate)")
+    Console.out("FAIL: \(what): history \(f.historyNumber) (run \(f.run) of program \(f.program.name)); \(rate)\(livelocks)")
     for line in Linearizer.describe(f) { Console.out(line) }
     if let s = f.schedule {
       Console.out("replay: alloc-check linearize \(path)\(bugFlags) --schedule \(s)")
@@ -135,6 +151,11 @@ struct LinearizeCommand: ParsableCommand {
   private func saved(_ p: LinearizeProgram) throws -> String {
     if let file { return file }
     try ProgramFiles.makeDirectory("crashes")
+    if let text = LinearizePrograms.scenarioText(p.name) {
+      let path = "crashes/linearize-\(p.name).txt"
+      try ProgramFiles.write(text, to: path)
+      return path
+    }
     let path = "crashes/\(p.name).txt"
     let comments = ["linearize: generated from seed \(p.seed.map(FailureReport.hex) ?? "?") (\(threads) threads × \(ops) ops)"]
     try ProgramFiles.write(ProgramText.render(p.program, family: "heaps", comments: comments), to: path)

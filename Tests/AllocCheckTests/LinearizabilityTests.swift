@@ -103,25 +103,33 @@ struct LinearizabilityTests {
     #expect(crossFrees >= 20)
   }
 
+  @Test("the built-in scenarios parse and run on real threads")
+  func scenarios() throws {
+    for s in LinearizePrograms.scenarios {
+      let p = try #require(LinearizePrograms.scenario(s.name), "\(s.name)")
+      #expect(ParallelProgram(p).tasks.count >= 2)
+      #expect(RealThreadHistoryRun.unsupported(ParallelProgram(p)) == nil)
+    }
+  }
+
   @Test("a seeded race of the cross-thread free is caught by the linearizability check alone, and replays",
         arguments: [MimallocBug.remoteFreeWithoutCAS, .delayedFreeingLostUpdate])
   func raceCaught(_ bug: MimallocBug) throws {
     var o = LinearizeOptions()
-    o.threads = 3
-    o.opsPerThread = 6
-    o.programs = 200
-    o.schedules = 50
+    o.schedules = 1000
+    o.strategy = .random
     o.seed = 1
-    let report = Linearizer(o).controlled(bugs: [bug])
-    let f = try #require(report.failure, "\(bug) not caught in \(report.histories) histories")
-    print("LINEARIZE \(bug): caught at history \(report.histories), program \(report.programs)")
+    let program = LinearizeProgram(name: "remote-frees-reuse", seed: nil, program: try #require(LinearizePrograms.scenario("remote-frees-reuse")))
+    let report = Linearizer(o).controlled(bugs: [bug], given: [program])
+    let f = try #require(report.failure, "\(bug) not caught in \(report.histories) histories (\(report.livelocked) livelocked)")
     let verdict = try #require(f.verdict)
     #expect(!verdict.isLinearizable, "stopped: \(String(describing: f.stopped))")
+    #expect(f.stopped == nil)
     // Without the bug the same program and schedule pass.
     let schedule = try #require(f.schedule)
-    #expect(Linearizer(o).controlled(bugs: [], given: [f.program], schedule: schedule).failure == nil)
+    #expect(Linearizer(o).controlled(bugs: [], given: [program], schedule: schedule).failure == nil)
     // With it, the printed schedule fails again.
-    let replay = Linearizer(o).controlled(bugs: [bug], given: [f.program], schedule: schedule)
+    let replay = Linearizer(o).controlled(bugs: [bug], given: [program], schedule: schedule)
     #expect(replay.failure?.verdict?.isLinearizable == false)
   }
 

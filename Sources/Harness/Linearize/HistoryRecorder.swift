@@ -82,19 +82,19 @@ public final class HistoryRecorder: Sendable {
     case .realloc(_, let n):
       op.call = .realloc(address: argument, size: n)
       op.result = heap.realloc(argument, n)
-      if let r = op.result, argument != nil, argumentSize >= 8, n >= 8 { op.stampRead = MemoryAccess.loadWordUnchecked(address: r) }
+      if let r = op.result, argument != nil, argumentSize >= 16, n >= 16 { op.stampRead = MemoryAccess.loadWordUnchecked(address: r + Self.stampOffset) }
     case .free:
       op.call = .free(address: argument)
-      if let a = argument, argumentSize >= 8 { op.stampRead = MemoryAccess.loadWordUnchecked(address: a) }
+      if let a = argument, argumentSize >= 16 { op.stampRead = MemoryAccess.loadWordUnchecked(address: a + Self.stampOffset) }
       heap.free(argument)
     default:
       preconditionFailure("HistoryRecorder: \(step.op) is not a recorded op")
     }
     if let r = op.result, let id = step.defines {
       op.usable = heap.usableSize(r)
-      if op.requested >= 8 {
+      if op.requested >= 16 {
         op.stampWritten = Self.stamp(step.index)
-        MemoryAccess.storeWordUnchecked(address: r, Self.stamp(step.index))
+        MemoryAccess.storeWordUnchecked(address: r + Self.stampOffset, Self.stamp(step.index))
       }
       addresses[id].value.store(r, ordering: .releasing)
     }
@@ -105,6 +105,11 @@ public final class HistoryRecorder: Sendable {
   }
 
   private func tick() -> Int { clock.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue }
+
+  /// Where a block's stamp lives: its second word. The first is the free-list link while a block is free, so
+  /// a stamp there would turn a block handed out twice (still on a free list) into a wild pointer that
+  /// crashes the allocator before the history could show the double hand-out.
+  static let stampOffset = 8
 
   /// The stamp of the block made by op `index`: nonzero and distinct per op.
   static func stamp(_ index: Int) -> UInt64 { 0x5354_0000_0000_0000 | UInt64(index + 1) }

@@ -51,4 +51,45 @@ public enum LinearizePrograms {
     }
     return Program(ops)
   }
+
+  /// Fixed programs: name and text (heaps family).
+  public static let scenarios: [(name: String, text: String)] = [
+    ("remote-frees-reuse", """
+      # t2 and t0 free t1's 1 KiB blocks while t1 allocates (its page's free list is empty every four
+      # blocks, so it collects the remote frees) and collects; t1 then allocates the freed blocks again. A
+      # remote free that loses track of a block (or keeps one the owner already took) makes t1 get a block
+      # it already holds.
+      t1 = spawn()
+      t2 = spawn()
+      thread(t1)
+      p0 = malloc(1024)
+      p1 = malloc(1024)
+      p2 = malloc(1024)
+      p3 = malloc(1024)
+      thread(t2)
+      free(p0)
+      free(p1)
+      thread(t0)
+      free(p2)
+      thread(t1)
+      p4 = malloc(1024)
+      collect()
+      p5 = malloc(1024)
+      p6 = malloc(1024)
+      p7 = malloc(1024)
+      p8 = malloc(1024)
+      thread(t0)
+      free(p3)
+      """),
+  ]
+
+  /// A scenario's file text, as `alloc-check linearize FILE` and `run` read it.
+  public static func scenarioText(_ name: String) -> String? {
+    scenarios.first { $0.name == name }.map { "# alloc-check program v1\n# family: heaps\n" + $0.text + "\n" }
+  }
+
+  /// A scenario as a program (ExploreTests-style: the texts are checked by LinearizabilityTests).
+  public static func scenario(_ name: String) -> Program? {
+    scenarioText(name).flatMap { try? ProgramText.parse($0) }
+  }
 }

@@ -3,8 +3,8 @@
 // sequential heap model (Oracle/Linearize). Two ways to run: under the controlled scheduler on the
 // reference mimalloc (``ScheduledExecutor`` with ``ScheduledExecutor/recordsHistory``; PCT or random
 // schedules, each replayable), or on real OS threads (``RealThreadHistoryRun``; the reference or
-// libmimalloc, not replayable step for step). Stops at the first non-linearizable history (or a run the
-// scheduler had to stop: a livelock, or O13 before a free). Program i has seed mix(S + i); run j of program
+// libmimalloc, not replayable step for step). Stops at the first non-linearizable history (or a run stopped
+// by O13 before a free); livelocked runs are counted and skipped (their histories are incomplete). Program i has seed mix(S + i); run j of program
 // i has schedule seed mix(S' + j) with S' = the program's seed.
 
 import AllocUnderTest
@@ -58,6 +58,10 @@ public struct LinearizeReport: Sendable {
   public var checkSeconds = 0.0
   public var statesVisited = 0
   public var failure: LinearizeFailure? = nil
+  /// Controlled runs the scheduler stopped as livelocked (a thread spinning for good: a bug, but one whose
+  /// history is incomplete, so not judged here — `alloc-check explore` reports it), and the first of them.
+  public var livelocked = 0
+  public var firstLivelock: LinearizeFailure? = nil
 }
 
 public struct LinearizeProgress: Sendable {
@@ -125,15 +129,19 @@ public final class Linearizer {
         let (history, schedule, stopped) = runOnce(p, run)
         report.histories += 1
         report.ops += history.count
-        var verdict: LinearizabilityVerdict? = nil
-        if stopped?.rule != "livelock" {
-          let t0 = clock.now
-          let v = Linearizability.check(history)
-          report.checkSeconds += (clock.now - t0).seconds
-          report.statesVisited += v.statesVisited
-          verdict = v
+        if stopped?.rule == "livelock" {
+          report.livelocked += 1
+          if report.firstLivelock == nil {
+            report.firstLivelock = LinearizeFailure(program: p, schedule: schedule, run: run, historyNumber: report.histories,
+                                                    history: history, verdict: nil, stopped: stopped)
+          }
+          continue
         }
-        if stopped != nil || verdict?.isLinearizable == false {
+        let t0 = clock.now
+        let verdict = Linearizability.check(history)
+        report.checkSeconds += (clock.now - t0).seconds
+        report.statesVisited += verdict.statesVisited
+        if stopped != nil || !verdict.isLinearizable {
           report.failure = LinearizeFailure(program: p, schedule: schedule, run: run, historyNumber: report.histories,
                                             history: history, verdict: verdict, stopped: stopped)
           break programs

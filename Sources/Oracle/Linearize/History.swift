@@ -22,11 +22,11 @@ public struct HistoryOp: Hashable, Sendable {
   public var result: Int?
   /// Allocating calls with a result: its usable size, read by the same thread right after the return.
   public var usable: Int?
-  /// The stamp word read from the block: for free, at the block's start just before the call; for realloc,
-  /// at the new block's start just after it (the old block's stamp, if realloc kept the contents). nil: the
-  /// block was too small to hold one, or nothing was read.
+  /// The stamp word (the block's second word) read from the block: for free, just before the call; for
+  /// realloc, from the new block just after it (the old block's stamp, if realloc kept the contents). nil:
+  /// a block under 16 bytes, or nothing was read.
   public var stampRead: UInt64?
-  /// The stamp written at the start of the new block right after the call (nil: block under 8 bytes).
+  /// The stamp written into the new block right after the call (nil: a block under 16 bytes).
   public var stampWritten: UInt64?
   /// Clock values of the invocation and the response; `invoked < returned`.
   public var invoked: Int
@@ -91,7 +91,7 @@ public enum HistoryText {
       if case .free = op.call {} else {
         result = " -> \(addr(op.result))" + (op.usable.map { " usable \($0)" } ?? "")
       }
-      let stamp = op.stampRead.map { " read stamp \($0)" } ?? ""
+      let stamp = op.stampRead.map { " read stamp 0x" + String($0, radix: 16) } ?? ""
       let mark = marked.contains(i) ? "*" : " "
       lines.append("\(mark) t\(op.thread) |\(String(bar))| \(call)\(result)\(stamp)"
                    + (op.label.isEmpty ? "" : "  (\(op.label))"))

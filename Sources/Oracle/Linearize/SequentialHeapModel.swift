@@ -5,11 +5,11 @@
 //   malloc(n), calloc(c, n)  a result overlaps no live block ([a, a + max(n, 1))), its usable size is ≥ n;
 //                            NULL only for a request above `plausibleRequestLimit` (1 GiB)
 //   realloc(p, n)            p is live; on success p leaves, the result joins as for malloc, and the
-//                            result's first word is p's stamp when both are ≥ 8 bytes (contents kept);
+//                            result's stamp word is p's stamp when both are ≥ 16 bytes (contents kept);
 //                            NULL (n ≤ 1 GiB: a violation) leaves p live
-//   free(p)                  p is live (NULL: nothing), and its first word is still its stamp
+//   free(p)                  p is live (NULL: nothing), and its stamp word is still its stamp
 //
-// The stamp is the word the allocating op wrote at the block's start right after it returned; another
+// The stamp is the word the allocating op wrote into the block (its second word) right after it returned; another
 // thread writing into a block it also holds shows as a stamp that is not the model's. Value type, Hashable:
 // the linearizability search caches (linearized set, model) pairs.
 
@@ -43,7 +43,7 @@ public struct SequentialHeapModel: Hashable, Sendable {
       }
       if let had = block.stamp, let read = op.stampRead, had != read {
         live[old] = block
-        return "realloc to \(hex(result)) did not keep the contents: stamp \(read), the block held \(had)"
+        return "realloc to \(hex(result)) did not keep the contents: stamp \(hex(read)), the block held \(hex(had))"
       }
       insert(op)
     case .free(nil):
@@ -51,7 +51,7 @@ public struct SequentialHeapModel: Hashable, Sendable {
     case .free(let a?):
       guard let block = live[a] else { return "free of \(hex(a)), which is not a live block" }
       if let had = block.stamp, let read = op.stampRead, had != read {
-        return "free of \(hex(a)): stamp \(read) at its start, but the block's owner wrote \(had) (someone else wrote into it)"
+        return "free of \(hex(a)): stamp \(hex(read)) at its start, but its maker wrote \(hex(had)) (someone else wrote into it)"
       }
       live[a] = nil
     }
@@ -81,4 +81,5 @@ public struct SequentialHeapModel: Hashable, Sendable {
   static func length(_ n: UInt64) -> Int { Int(max(1, min(n, 1 << 47))) }
 
   private func hex(_ a: Int) -> String { "0x" + String(UInt(bitPattern: a), radix: 16) }
+  private func hex(_ w: UInt64) -> String { "0x" + String(w, radix: 16) }
 }
