@@ -22,7 +22,7 @@ struct AllocCheck: ParsableCommand {
       RunCommand.self, DiffCommand.self, SoakCommand.self, ShrinkCommand.self, StatsCommand.self, BenchCommand.self,
       DecodeCommand.self, EncodeCommand.self, BugsCommand.self, RulesCommand.self,
       StressCommand.self, FuzzCommand.self, ReproCommand.self, MinimizeCommand.self, MergeCommand.self, ReportCommand.self, SeedsCommand.self,
-      ValgrindCheckCommand.self, HostCommand.self, ExploreCommand.self, FaultsCommand.self, ScoreCommand.self,
+      ValgrindCheckCommand.self, HostCommand.self, ExploreCommand.self, FaultsCommand.self, ScoreCommand.self, LinearizeCommand.self,
     ]
   )
 

@@ -24,6 +24,8 @@ public struct ScheduledRun: Sendable {
   /// What happened, in order: op starts and results (addresses as offsets in their segment, so two runs
   /// compare equal whatever addresses the OS gave), then the checks.
   public var trace: [String]
+  /// With ``ScheduledExecutor/recordsHistory``: the run's malloc, calloc, realloc and free ops as a history.
+  public var history: [HistoryOp] = []
 }
 
 public final class ScheduledExecutor: @unchecked Sendable {
@@ -31,6 +33,11 @@ public final class ScheduledExecutor: @unchecked Sendable {
   // the caller before and after the threads run).
   public let adapter: MimallocAdapter
   let rules = RuleBits(OracleConfig.heaps.rules)
+
+  /// Linearizability (Harness/Linearize): malloc, calloc, realloc and free run through a
+  /// ``HistoryRecorder`` and the run checks nothing itself (no allocation rule, no final check), so that the
+  /// history's check stands alone; O13 still stops a free of a block whose page is gone.
+  public var recordsHistory = false
 
   public init(bugs: Set<MimallocBug> = []) {
     adapter = MimallocAdapter(bugs: bugs)
@@ -57,12 +64,13 @@ public final class ScheduledExecutor: @unchecked Sendable {
     adapter.reset()
     let state = RunState(tasks: program.tasks.count)
     let control = ControlledRun(tasks: program.tasks.count, picker: picker, recordDecisions: recordDecisions)
+    let recorder = recordsHistory ? HistoryRecorder(program) : nil
     control.run { [self] task in
       for step in program.tasks[task] {
         control.opBoundary(task) { state.stopped || step.needs.allSatisfy { state.completed[$0.task] >= $0.count } }
         if state.stopped || control.livelocked { break }
         state.trace.append("t\(task) starts op \(step.index): \(ProgramText.renderLine(step.op, definedName: step.defines.map { "p\($0)" }))")
-        let result = perform(step, state)
+        let result = recorder.map { recorded(step, $0, state) } ?? perform(step, state)
         state.trace.append("t\(task) op \(step.index): \(result)")
         state.completed[task] += 1
       }
@@ -70,13 +78,27 @@ public final class ScheduledExecutor: @unchecked Sendable {
     if control.livelocked {
       state.fail(Violation(opIndex: program.program.ops.count, rule: "livelock",
                            detail: "no progress after \(control.steps) steps: a thread spins for a state no thread will make"))
-    } else if state.violation == nil {
+    } else if state.violation == nil && recorder == nil {
       finalChecks(end: program.program.ops.count, state)
     }
     if let v = state.violation { state.trace.append("violation: \(v)") }
     let result = ScheduledRun(violation: state.violation, steps: control.steps, switchPoints: control.switchPoints,
-                              livelocked: control.livelocked, trace: state.trace)
+                              livelocked: control.livelocked, trace: state.trace, history: recorder?.history ?? [])
     return (result, control.decisions)
+  }
+
+  /// An op under ``recordsHistory``: the recorder runs malloc, calloc, realloc and free (after O13 for a
+  /// free or realloc); the rest runs as usual.
+  private func recorded(_ step: ParallelProgram.Step, _ recorder: HistoryRecorder, _ s: RunState) -> String {
+    guard HistoryRecorder.records(step.op) else { return perform(step, s) }
+    adapter.switchThread(step.thread)
+    if let ref = step.op.usedRef, let a = recorder.address(ofBlock: ref.id), !adapter.ownsSmall(a),
+       let v = ContentRules.ownershipKept(opIndex: step.index, ModelBlock(id: ref.id, address: a, requested: 0, canarySeed: 0, small: true),
+                                          ownedNow: false) {
+      s.fail(v)
+      return "not run: \(v.rule)"
+    }
+    return recorder.perform(step, on: adapter)
   }
 
   /// Runs one op; returns its result for the trace.
