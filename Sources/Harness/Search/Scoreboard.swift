@@ -127,22 +127,28 @@ public struct ScoreCell: Sendable, Codable {
 public enum Scoreboard {
   /// Hunts `bug` with `method` from `seed` for at most `timeBox` seconds.
   public static func hunt(_ bug: ScoreBug, _ method: ScoreMethod, seed: UInt64, timeBox: Double, shrinkAttempts: Int = 300) -> ScoreHunt {
+    hunt(bug.subject, method, seed: seed, timeBox: timeBox, shrinkAttempts: shrinkAttempts)
+  }
+
+  /// Hunts on `subject`'s allocator (seeded bugs or none: the mutation run's tier 1 hunts the plain one).
+  public static func hunt(_ subject: FaultSubject, _ method: ScoreMethod, seed: UInt64, timeBox: Double, shrinkAttempts: Int = 300) -> ScoreHunt {
     let start = Date()
     var k = 0
-    let adapter = bug.subject.makeAdapter(failing: nil, call: 1)  // no fault: the bug's allocator
+    let family = subject.family
+    let adapter = subject.makeAdapter(failing: nil, call: 1)  // no fault: the subject's allocator
     while Date().timeIntervalSince(start) < timeBox {
-      let program = method.program(bug.family, seed: seed, k: k)
+      let program = method.program(family, seed: seed, k: k)
       let s = BugHunt.programSeed(seed, k)
       k += 1
       if method == .faults {
-        let r = FaultSweep.sweep(program, bug.subject, runSeed: s)
+        let r = FaultSweep.sweep(program, subject, runSeed: s)
         let rule = r.baseline?.rule ?? r.failures.first?.rule
         if let rule {
           return ScoreHunt(caught: true, seconds: Date().timeIntervalSince(start), programs: k, rule: rule, shrunkOps: nil, programSeed: s)
         }
         continue
       }
-      let oracle = bug.family.fullOracle
+      let oracle = family.fullOracle
       let v = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: oracle, runSeed: s, recordTrace: false))
       guard let violation = v.violation else { continue }
       let seconds = Date().timeIntervalSince(start)
