@@ -87,9 +87,10 @@ struct MutateCommand: ParsableCommand {
       let elapsed = Date().timeIntervalSince(began)
       let eta = elapsed / Double(i + 1) * Double(todo.count - i - 1)
       let what = r.status == .killed ? "killed (tier \(r.tier ?? 0): \(r.detail ?? ""))" : r.status.rawValue + (r.detail.map { " (\($0.prefix(120)))" } ?? "")
-      Console.out("[\(chosen.count - todo.count + i + 1)/\(chosen.count)] \(m.id) \(what); build \(Int(r.buildSeconds)) s, checks "
+      // Progress on stderr, unbuffered (stdout to a file is flushed only at exit).
+      Console.err("[\(chosen.count - todo.count + i + 1)/\(chosen.count)] \(m.id) \(what); build \(Int(r.buildSeconds)) s, checks "
                   + "\(Int(r.checkSeconds)) s; ETA \(CLISupport.spell(.seconds(Int64(eta))))")
-      if r.status == .survived { Console.out(m.diff) }
+      if r.status == .survived { Console.err(m.diff) }
     }
     try writeReport(chosen, done, seed: seedV, total: all.count)
     if Interrupt.requested { Console.out("mutate: interrupted; the work copy is restored and nothing was lost. Resume: rerun the same command") }
@@ -265,7 +266,7 @@ enum Subprocess {
       return .failed(marker == "KILLED " ? String(text.dropFirst(marker.count)) : "test " + text.dropFirst(marker.count).prefix(160))
     }
     let fatal = firstLine(log, containing: "Fatal error") ?? firstLine(log, containing: "fatal error") ?? firstLine(log, containing: "error:")
-    return .failed("crash (\(r.signaled ? "signal" : "exit") \(r.status))" + (fatal.map { ": " + $0.prefix(160) } ?? ""))
+    return .failed("crash (\(r.signaled ? "signal" : "exit") \(r.status)\(r.signaled && r.status == 4 ? ": a Swift trap" : ""))" + (fatal.map { ": " + $0.prefix(160) } ?? ""))
   }
 
   static func firstLine(_ log: String, containing s: String) -> String? {

@@ -114,6 +114,7 @@ struct MutationTests {
         if has(.misalign) && p & 15 == 8 { q -= 8 }
         let limit = has(.shortLimit) ? p - 1 : p + 1
         if !has(.keep) { q += 1 }
+        if mimalloc.has(.twice) && q == 96 { q = 0 }
         return q + limit
       }
       """
@@ -123,6 +124,7 @@ struct MutationTests {
     #expect(plain.filter { $0.line == 4 && $0.op == .arithmetic }.map(\.mutated) == ["  let limit = has(.shortLimit) ? p - 1 : p - 1"])
     #expect(plain.contains { $0.line == 5 && $0.op == .arithmetic }, "a negated bug test's body runs normally")
     #expect(!plain.contains { $0.line == 5 && $0.op == .negateCondition }, "negating a bug test is the seeded bug itself")
+    #expect(!plain.contains { $0.line == 6 && $0.op != .logical }, "a bug test through a member (mimalloc.has) counts too")
     let all = Mutator.mutants(of: source, file: "T.swift", includeBugCode: true)
     #expect(all.contains { $0.line == 3 && $0.op == .relational && $0.bugCode })
   }
@@ -150,6 +152,14 @@ struct MutationTests {
     let slack = 4
     """
 
+  /// A temporary sources root holding Fake/Bump.swift.
+  static func fakeRoot() throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mutation-test-\(UInt32.random(in: 0...UInt32.max))").path
+    try FileManager.default.createDirectory(atPath: dir + "/Fake", withIntermediateDirectories: true)
+    try fake.write(toFile: dir + "/Fake/Bump.swift", atomically: true, encoding: .utf8)
+    return dir
+  }
+
   static func bumpCheck(_ root: String) -> StepOutcome {
     let text = (try? String(contentsOfFile: root + "/Fake/Bump.swift", encoding: .utf8)) ?? ""
     let line = text.split(separator: "\n").first { $0.contains("return used") } ?? ""
@@ -167,10 +177,8 @@ struct MutationTests {
 
   @Test("the loop: a breaking mutant is killed, an equivalent one survives, files are restored, a rerun resumes")
   func loop() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mutation-test-\(UInt32.random(in: 0...UInt32.max))").path
-    try FileManager.default.createDirectory(atPath: dir + "/Fake", withIntermediateDirectories: true)
+    let dir = try Self.fakeRoot()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try Self.fake.write(toFile: dir + "/Fake/Bump.swift", atomically: true, encoding: .utf8)
     let mutants = Mutator.mutants(of: Self.fake, file: "Fake/Bump.swift")
     let ror = try #require(mutants.first { $0.op == .relational })
     let plus = try #require(mutants.first { $0.op == .arithmetic })
@@ -203,10 +211,8 @@ struct MutationTests {
 
   @Test("a build failure and a time-out are reported as such, and a stale mutant is refused")
   func outcomes() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mutation-test-\(UInt32.random(in: 0...UInt32.max))").path
-    try FileManager.default.createDirectory(atPath: dir + "/Fake", withIntermediateDirectories: true)
+    let dir = try Self.fakeRoot()
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    try Self.fake.write(toFile: dir + "/Fake/Bump.swift", atomically: true, encoding: .utf8)
     let m = try #require(Mutator.mutants(of: Self.fake, file: "Fake/Bump.swift").first)
     let run = MutationRun(sourcesRoot: dir, resultsPath: dir + "/r.jsonl", fingerprint: "A", equivalents: EquivalentList())
     let noBuild = try run.run(m, steps: MutationSteps(build: { _ in .failed("error: x") }, tier1: { _ in .passed }, tier2: { _ in .passed }))

@@ -261,6 +261,14 @@ public enum Mutator {
     return false
   }
 
+  /// A bug test not under a `!` (`has(.x)`, `mimalloc.has(.x)`; not `!heap.has(.x)`).
+  static func isPlainBugTest(_ t: [SwiftToken], _ k: Int) -> Bool {
+    guard isBugTest(t, k) else { return false }
+    var s = k
+    while s >= 2 && t[s - 1].text == "." && t[s - 2].kind == .identifier { s -= 2 }
+    return !(s > 0 && t[s - 1].text == "!")
+  }
+
   /// The scope a `{` opens, from its statement head.
   static func classify(_ head: [SwiftToken], inherited: Bool) -> Scope {
     let words = head.filter { $0.kind == .identifier }.map(\.text)
@@ -290,7 +298,7 @@ public enum Mutator {
       if c[k].kind == .punct && (x == "(" || x == "[") { depth += 1 }
       if c[k].kind == .punct && (x == ")" || x == "]") { depth -= 1 }
       if depth == 0 && (x == "||" || x == ",") { return false }
-      if depth == 0 && isBugTest(c, k) && !(k > 0 && c[k - 1].text == "!") && !(k > 0 && c[k - 1].text == ".") { found = true }
+      if depth == 0 && isPlainBugTest(c, k) { found = true }
     }
     return found
   }
@@ -306,7 +314,7 @@ public enum Mutator {
       func close(_ end: Int) {
         let range = segStart..<end
         let hasBug = range.contains { q in
-          isBugTest(t, idx[q]) && !(q > 0 && t[idx[q - 1]].text == "!") && !(q > 0 && t[idx[q - 1]].text == ".")
+          isPlainBugTest(t, idx[q])
         }
         if hasBug {
           for q in range where !(t[idx[q]].text == "&&") { bugOnly[idx[q]] = true }
@@ -330,7 +338,7 @@ public enum Mutator {
         }
         let splits = ["||", ",", "{", "}", "=", ":", "if", "guard", "while", "return", "else", "let", "var"]
         if (tok.kind == .op && tok.text == "?" && tok.isSpacedOperator) {
-          let needs = (segStart..<p).contains { q in isBugTest(t, idx[q]) && !(q > 0 && t[idx[q - 1]].text == "!") }
+          let needs = (segStart..<p).contains { q in isPlainBugTest(t, idx[q]) }
           close(p)
           if needs { ternaryBug = p }
         } else if splits.contains(tok.text) && (tok.kind != .op || tok.isSpacedOperator || tok.text == "||") {
