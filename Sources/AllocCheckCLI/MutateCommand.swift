@@ -76,7 +76,8 @@ struct MutateCommand: ParsableCommand {
 
     try Self.syncWorkCopy()
     Interrupt.install()
-    let todo = chosen.filter { done[$0.id] == nil }
+    // In an order drawn from the seed, not file order: an interrupted run is still a uniform sample.
+    let todo = chosen.filter { done[$0.id] == nil }.sorted { Mutator.lineHash(hex(seedV) + $0.id) < Mutator.lineHash(hex(seedV) + $1.id) }
     let steps = Self.steps(limit: limit, each: each, tier2: !noTier2)
     let began = Date()
     for (i, m) in todo.enumerated() {
