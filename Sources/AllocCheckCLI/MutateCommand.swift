@@ -187,7 +187,7 @@ struct MutateCommand: ParsableCommand {
 
   /// Tier 2's test filter: the property and quality suites of the file's families.
   static func testFilter(_ m: Mutant) -> String {
-    var suites = ["DomainsPropertyTests", "DomainsQualityTests"]
+    var suites = ["DomainsPropertyTests", "DomainsQualityTests", "MutantKillTests"]
     if !m.file.hasPrefix("Mimalloc/") { suites += ["AllocCheckTests.PropertyTests", "AllocCheckTests.QualityTests", "PymallocPolicyTests"] }
     if !m.file.hasPrefix("Pymalloc/") { suites += ["HeapsPropertyTests", "HeapsQualityTests", "MimallocBugTests"] }
     return suites.joined(separator: "|")

@@ -115,6 +115,7 @@ struct MutationTests {
         let limit = has(.shortLimit) ? p - 1 : p + 1
         if !has(.keep) { q += 1 }
         if mimalloc.has(.twice) && q == 96 { q = 0 }
+        if has(.offByOne), q > 8, q < 70 { q -= 1 }
         return q + limit
       }
       """
@@ -125,6 +126,7 @@ struct MutationTests {
     #expect(plain.contains { $0.line == 5 && $0.op == .arithmetic }, "a negated bug test's body runs normally")
     #expect(!plain.contains { $0.line == 5 && $0.op == .negateCondition }, "negating a bug test is the seeded bug itself")
     #expect(!plain.contains { $0.line == 6 && $0.op != .logical }, "a bug test through a member (mimalloc.has) counts too")
+    #expect(!plain.contains { $0.line == 7 && $0.op != .logical }, "a condition list's commas join like &&: \(plain.filter { $0.line == 7 }.map(\.diff))")
     let all = Mutator.mutants(of: source, file: "T.swift", includeBugCode: true)
     #expect(all.contains { $0.line == 3 && $0.op == .relational && $0.bugCode })
   }

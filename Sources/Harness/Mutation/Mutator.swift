@@ -297,7 +297,7 @@ public enum Mutator {
       let x = c[k].text
       if c[k].kind == .punct && (x == "(" || x == "[") { depth += 1 }
       if c[k].kind == .punct && (x == ")" || x == "]") { depth -= 1 }
-      if depth == 0 && (x == "||" || x == ",") { return false }
+      if depth == 0 && x == "||" { return false }  // a condition list's commas join like &&
       if depth == 0 && isPlainBugTest(c, k) { found = true }
     }
     return found
@@ -307,6 +307,8 @@ public enum Mutator {
   /// `bugTest ? a : b`, at every bracket depth.
   static func markBugSegments(_ t: [SwiftToken], _ idx: [Int], match: [Int], into bugOnly: inout [Bool]) {
     guard idx.contains(where: { isBugTest(t, $0) }) else { return }
+    // In an if/guard/while condition list the top-level commas join like &&.
+    let conditionList = idx.prefix(3).contains { ["if", "guard", "while"].contains(t[$0].text) }
     func segment(_ from: Int, _ to: Int) {  // positions in idx, [from, to)
       var segStart = from
       var p = from
@@ -341,6 +343,8 @@ public enum Mutator {
           let needs = (segStart..<p).contains { q in isPlainBugTest(t, idx[q]) }
           close(p)
           if needs { ternaryBug = p }
+        } else if tok.text == "," && conditionList && from == 0 {
+          // one term of the condition list: stays in the segment
         } else if splits.contains(tok.text) && (tok.kind != .op || tok.isSpacedOperator || tok.text == "||") {
           if tok.text == ":" && ternaryBug >= 0 {
             for q in (ternaryBug + 1)..<p { bugOnly[idx[q]] = true }
