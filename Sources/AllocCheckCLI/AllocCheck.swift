@@ -23,6 +23,7 @@ struct AllocCheck: ParsableCommand {
       DecodeCommand.self, EncodeCommand.self, BugsCommand.self, RulesCommand.self,
       StressCommand.self, FuzzCommand.self, ReproCommand.self, MinimizeCommand.self, MergeCommand.self, ReportCommand.self, SeedsCommand.self,
       ValgrindCheckCommand.self, HostCommand.self, ExploreCommand.self, FaultsCommand.self, ScoreCommand.self, LinearizeCommand.self,
+      MutateCommand.self, MutantCheckCommand.self,
     ]
   )
 

@@ -61,6 +61,10 @@ extension Mimalloc {
       }
       i = span.sliceIndex + span.sliceCount
     }
+    // The last span ends exactly at the segment's end (a span overhanging it would hand out memory past it).
+    if tiled && i != segment.segmentSlices {
+      sink.fail("MI7", "\(name()): spans end at slice \(i), not at the segment's end (slice \(segment.segmentSlices))")
+    }
     if usedSpans != segment.used { sink.fail("MI7", "\(name()): used \(segment.used) != \(usedSpans) used spans") }
     if segment.abandoned > segment.used { sink.fail("MI7", "\(name()): abandoned \(segment.abandoned) > used \(segment.used)") }
     let pooled = segment.walkPooled == serial

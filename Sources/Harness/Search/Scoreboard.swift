@@ -140,23 +140,29 @@ public struct ScoreCell: Sendable, Codable {
 public enum Scoreboard {
   /// Hunts `bug` with `method` from `seed` for at most `timeBox` seconds.
   public static func hunt(_ bug: ScoreBug, _ method: ScoreMethod, seed: UInt64, timeBox: Double, shrinkAttempts: Int = 300) -> ScoreHunt {
+    hunt(bug.subject, method, seed: seed, timeBox: timeBox, shrinkAttempts: shrinkAttempts)
+  }
+
+  /// Hunts on `subject`'s allocator (seeded bugs or none: the mutation run's tier 1 hunts the plain one).
+  public static func hunt(_ subject: FaultSubject, _ method: ScoreMethod, seed: UInt64, timeBox: Double, shrinkAttempts: Int = 300) -> ScoreHunt {
     let start = Date()
-    if method == .explore { return exploreHunt(bug, seed: seed, timeBox: timeBox) }
+    if method == .explore { return exploreHunt(subject, seed: seed, timeBox: timeBox) }
     var k = 0
-    let adapter = bug.subject.makeAdapter(failing: nil, call: 1)  // no fault: the bug's allocator
+    let family = subject.family
+    let adapter = subject.makeAdapter(failing: nil, call: 1)  // no fault: the subject's allocator
     while Date().timeIntervalSince(start) < timeBox {
-      let program = method.program(bug.family, seed: seed, k: k)
+      let program = method.program(family, seed: seed, k: k)
       let s = BugHunt.programSeed(seed, k)
       k += 1
       if method == .faults {
-        let r = FaultSweep.sweep(program, bug.subject, runSeed: s)
+        let r = FaultSweep.sweep(program, subject, runSeed: s)
         let rule = r.baseline?.rule ?? r.failures.first?.rule
         if let rule {
           return ScoreHunt(caught: true, seconds: Date().timeIntervalSince(start), programs: k, rule: rule, shrunkOps: nil, programSeed: s)
         }
         continue
       }
-      let oracle = bug.family.fullOracle
+      let oracle = family.fullOracle
       let v = Executor.run(program, on: adapter, config: ExecutorConfig(oracle: oracle, runSeed: s, recordTrace: false))
       guard let violation = v.violation else { continue }
       let seconds = Date().timeIntervalSince(start)
@@ -172,15 +178,15 @@ public enum Scoreboard {
     return ScoreHunt(caught: false, seconds: Date().timeIntervalSince(start), programs: k, rule: nil, shrunkOps: nil, programSeed: nil)
   }
 
-  /// PCT schedules (depth 3) of the built-in scenarios on the reference mimalloc with the bug, until one
+  /// PCT schedules (depth 3) of the built-in scenarios on the reference mimalloc with the subject's bugs, until one
   /// breaks a check or the time box ends. `programs` counts schedules; nothing is shrunk (the explorer
   /// shrinks schedules, and the scenarios are already short).
-  static func exploreHunt(_ bug: ScoreBug, seed: UInt64, timeBox: Double) -> ScoreHunt {
-    guard case .mimalloc(let b) = bug.bug else {
+  static func exploreHunt(_ subject: FaultSubject, seed: UInt64, timeBox: Double) -> ScoreHunt {
+    guard subject.family == .heaps else {
       return ScoreHunt(caught: false, seconds: 0, programs: 0, rule: nil, shrunkOps: nil, programSeed: nil)
     }
     let start = Date()
-    let report = Explorer(bugs: [b]).explore(ExploreScenarios.all,
+    let report = Explorer(bugs: subject.mimallocBugs).explore(ExploreScenarios.all,
                                                ExploreOptions(strategy: .pct, schedules: .max, seconds: timeBox, seed: seed))
     let seconds = Date().timeIntervalSince(start)
     guard let f = report.failure else {
