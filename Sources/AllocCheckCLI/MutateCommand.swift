@@ -226,36 +226,51 @@ struct MutateCommand: ParsableCommand {
   }
 }
 
-/// A child process with a time limit, its output in a log file.
+/// A child process with a time limit, its output in a log file (the mutation run's steps and the
+/// scoreboard's process hunts).
 enum Subprocess {
   struct Result {
     var status: Int32
     var signaled: Bool
     var timedOut: Bool
+    /// False when the process could not be started at all (status 127 then).
+    var launched = true
+    /// Wall time from start to exit (or to the kill).
+    var seconds = 0.0
   }
 
+  /// Runs `args` (the first a path, or a name looked up through /usr/bin/env) with `env` over this process's
+  /// environment; past `timeout` seconds it gets SIGTERM, and SIGKILL 5 s later.
   static func run(_ args: [String], log: String, timeout: Double, env: [String: String]) -> Result {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = args
+    if let tool = args.first, tool.contains("/") {
+      p.executableURL = URL(fileURLWithPath: tool)
+      p.arguments = Array(args.dropFirst())
+    } else {
+      p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+      p.arguments = args
+    }
     p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
     _ = FileManager.default.createFile(atPath: log, contents: nil)
     let out = FileHandle(forWritingAtPath: log)
     p.standardOutput = out
     p.standardError = out
     defer { try? out?.close() }
-    do { try p.run() } catch { return Result(status: 127, signaled: false, timedOut: false) }
-    let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(100_000) }
+    let start = Date()
+    do { try p.run() } catch { return Result(status: 127, signaled: false, timedOut: false, launched: false) }
+    let deadline = start.addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline { usleep(20_000) }  // 20 ms: the scoreboard reads the time as time to detect
     if p.isRunning {
       p.terminate()
       let grace = Date().addingTimeInterval(5)
-      while p.isRunning && Date() < grace { usleep(100_000) }
+      while p.isRunning && Date() < grace { usleep(20_000) }
       if p.isRunning { kill(p.processIdentifier, SIGKILL) }
       p.waitUntilExit()
-      return Result(status: -1, signaled: true, timedOut: true)
+      return Result(status: -1, signaled: true, timedOut: true, seconds: Date().timeIntervalSince(start))
     }
-    return Result(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal, timedOut: false)
+    p.waitUntilExit()
+    return Result(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal, timedOut: false,
+                  seconds: Date().timeIntervalSince(start))
   }
 
   /// Passed on exit 0; killed by the first line holding `marker`, or by a crash (signal, or a trap's exit).

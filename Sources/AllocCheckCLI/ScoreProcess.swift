@@ -1,8 +1,8 @@
 // ScoreProcess.swift — the scoreboard's process hunts (``ExternalScore`` says which command and how its end
-// reads): builds what a method needs before the first hunt, runs each hunt as a child process with its
-// output in .fuzz/score/logs/<method>/<bug>-<seed>.log, kills it at the method's deadline (SIGTERM, then
-// SIGKILL), and for a libFuzzer catch decodes the crash input and shrinks it in this process, so the fuzz
-// column reports a shrunk length like the in-process ones.
+// reads): builds what a method needs before the first hunt, runs each hunt as a child process (``Subprocess``,
+// shared with `alloc-check mutate`) with its output in .fuzz/score/logs/<method>/<bug>-<seed>.log, killed at
+// the method's deadline, and for a libFuzzer catch decodes the crash input and shrinks it in this process, so
+// the fuzz column reports a shrunk length like the in-process ones.
 
 import AllocUnderTest
 import Foundation
@@ -61,7 +61,9 @@ struct ScoreProcess {
     let logDir = "\(paths.workDir)/logs/\(method.rawValue)"
     try fm.createDirectory(atPath: logDir, withIntermediateDirectories: true)
     let log = "\(logDir)/\(bug.name)-\(seed).log"
-    let end = try Self.run(command, log: log, deadline: method.deadline(box: box))
+    let end = Subprocess.run([command.executable] + command.arguments, log: log, timeout: method.deadline(box: box),
+                             env: command.environment)
+    guard end.launched else { throw CLIError.usage("score: could not start \(command.executable) (see \(log))") }
     let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
     let verdict = ExternalScore.classify(method, status: end.status, signaled: end.signaled, timedOut: end.timedOut, output: output)
     var shrunk: Int? = nil
@@ -88,44 +90,5 @@ struct ScoreProcess {
       Date() < deadline && Executor.run(candidate, on: adapter, config: config).violation?.rule == first.rule
     }
     return result.program.ops.count
-  }
-
-  /// How a child process ended.
-  struct End {
-    var status: Int32
-    var signaled: Bool
-    var timedOut: Bool
-    var seconds: Double
-  }
-
-  /// Runs `command` with stdout and stderr into `log`; past `deadline` seconds it is sent SIGTERM, and
-  /// SIGKILL 3 s later.
-  static func run(_ command: ExternalScoreCommand, log: String, deadline: Double) throws -> End {
-    _ = FileManager.default.createFile(atPath: log, contents: nil)
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-    defer { try? handle.close() }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: command.executable.contains("/") ? command.executable : "/usr/bin/env")
-    p.arguments = command.executable.contains("/") ? command.arguments : [command.executable] + command.arguments
-    p.environment = ProcessInfo.processInfo.environment.merging(command.environment) { _, new in new }
-    p.standardOutput = handle
-    p.standardError = handle
-    let start = Date()
-    try p.run()
-    var timedOut = false
-    while p.isRunning {
-      if Date().timeIntervalSince(start) > deadline {
-        timedOut = true
-        p.terminate()
-        let killAt = Date().addingTimeInterval(3)
-        while p.isRunning && Date() < killAt { usleep(20_000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        break
-      }
-      usleep(20_000)
-    }
-    p.waitUntilExit()
-    return End(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal, timedOut: timedOut,
-               seconds: Date().timeIntervalSince(start))
   }
 }
