@@ -27,4 +27,168 @@ struct MutantKillTests {
     #expect(mi.checkInvariants().isEmpty)
     mi.mainThread.free(p)
   }
+
+  // Abandoned-segment reclaim policy (Abandon.swift, mimalloc 2.1.2 `mi_segment_try_reclaim` and
+  // `mi_segment_check_free`). A wrong policy breaks no safety rule — every block survives whichever thread
+  // adopts the segment — so these scenarios pin *which* abandoned segment a request reclaims and *when*.
+  // They killed the survivors Abandon.swift:91 (`abandonedVisits = 1` → 2), :146 (a freed span's size test
+  // negated) and :147 (the "page of this size with room" test negated, or its `&&` made `||`).
+
+  /// The 32 MiB segment a block lies in.
+  private static func segmentBase(_ p: Int) -> Int { p & ~Int(MiConst.segmentMask) }
+
+  /// 16 MiB, the largest block that still takes a large page from a segment's spans (256 slices); a
+  /// segment holding one has 255 free slices left, so it can never serve a second.
+  private static let largeBlock = MiConst.largeObjSizeMax
+
+  /// A thread that maps `n` segments, each holding one 16 MiB block (and, in the first, a 64-byte block too,
+  /// returned as `small`), then exits: `n` abandoned segments, none with room for another 16 MiB page.
+  private static func abandon(_ mi: Mimalloc, segments n: Int, small: Bool = false) throws -> (held: [Int], small: Int?) {
+    let a = mi.newThread()
+    let s = small ? try #require(a.backing.malloc(64)) : nil
+    var held: [Int] = []
+    for _ in 0..<n { held.append(try #require(a.backing.malloc(UInt64(largeBlock)))) }
+    #expect(Set(held.map(segmentBase)).count == n && s.map { segmentBase($0) == segmentBase(held[0]) } ?? true)
+    a.exit()
+    #expect(mi.stats().abandonedSegments == n)
+    return (held, s)
+  }
+
+  @Test("reclaim: a segment with no room is adopted on its 4th visit (abandoning counts as the 1st), 8 visits per request")
+  func reclaimOnFourthVisit() throws {
+    let mi = Mimalloc()
+    let held = try Self.abandon(mi, segments: 8).held
+    let b = mi.newThread()
+    // b's spans never fit another 16 MiB page, so each request visits the pool: 8 pops
+    // (`max_segment_reclaim`), one per segment. After the first request each segment has 2 visits, after the
+    // second 3: none is adopted. The third request is each one's 4th visit: all eight are adopted.
+    var mine: [Int] = []
+    for request in 1...3 {
+      mine.append(try #require(b.backing.malloc(UInt64(Self.largeBlock))))
+      let adopted = held.filter { mi.heapOwning($0) === b.backing }.count
+      #expect(adopted == (request < 3 ? 0 : 8) && mi.stats().abandonedSegments == 8 - adopted,
+              "request \(request): \(adopted) of 8 adopted; \(mi.stats())")
+    }
+    #expect(Set(mine.map(Self.segmentBase)).isDisjoint(with: held.map(Self.segmentBase)), "no room: never served from them")
+    expectClean(mi, "after the forced reclaims")
+    for p in held + mine { b.free(p) }
+    b.exit()
+    mi.mainThread.collect(force: true)
+    #expect(mi.stats().segments == 0)
+    expectClean(mi)
+  }
+
+  @Test("reclaim: a page freed during the visit makes room only if its span fits the request")
+  func freedSpanTooSmallIsNoRoom() throws {
+    let mi = Mimalloc()
+    let (held, small) = try Self.abandon(mi, segments: 4, small: true)
+    let b = mi.newThread()
+    b.free(try #require(small))  // waits on the abandoned page's thread-free list
+    #expect(mi.stats().blocksInUse == 5)
+    let mine = try #require(b.backing.malloc(UInt64(Self.largeBlock)))
+    // 8 pops visit each segment twice (3 visits with the abandon: none is forced). The visit collects the
+    // 64-byte page and clears it: a 1-slice span (the 16 MiB page is its neighbour), no room for a 256-slice
+    // page, so that segment stays abandoned like the other three.
+    #expect(mi.stats().blocksInUse == 5, "the small block's free was collected: 4 held blocks and b's")
+    #expect(mi.stats().abandonedSegments == 4 && held.allSatisfy { mi.heapOwning($0) == nil },
+            "a freed 1-slice span is no room for a 256-slice page: \(mi.stats())")
+    #expect(!held.map(Self.segmentBase).contains(Self.segmentBase(mine)))
+    expectClean(mi, "after the visits")
+    b.free(mine)
+    for p in held { b.free(p) }
+    b.exit()
+    mi.mainThread.collect(force: true)
+    #expect(mi.stats().segments == 0)
+    expectClean(mi)
+  }
+
+  @Test("reclaim: a full abandoned segment with a page of the requested size that has room is adopted, and serves the request")
+  func pageWithRoomIsReclaimed() throws {
+    let mi = Mimalloc()
+    let a = mi.newThread()
+    let b = mi.newThread()
+    // Fill a's segment to its last slice: 7 one-slice small pages, then large pages of 256 + 128 + 64 +
+    // 32 + 16 + 8 slices (511 = 32 MiB / 64 KiB minus the segment's info slice).
+    var held: [Int] = []
+    for size in [16, 32, 48, 64, 80, 96, 112] { held.append(try #require(a.backing.malloc(UInt64(size)))) }
+    for slices in [256, 128, 64, 32, 16, 8] {
+      held.append(try #require(a.backing.malloc(UInt64(slices * MiConst.sliceSize))))
+    }
+    let base = Self.segmentBase(held[0])
+    #expect(held.allSatisfy { Self.segmentBase($0) == base } && mi.stats().segments == 1, "one segment, no free span")
+    a.exit()
+    let mine = try #require(b.backing.malloc(64))
+    #expect(Self.segmentBase(mine) == base, "the 64-byte page of the abandoned segment has room: b reclaims it")
+    #expect(mi.stats().abandonedSegments == 0 && mi.stats().segments == 1, "\(mi.stats())")
+    #expect(mi.heapOwning(held[0]) === b.backing)
+    expectClean(mi, "after the reclaim")
+    for p in held + [mine] { b.free(p) }
+    b.exit()
+    mi.mainThread.collect(force: true)
+    #expect(mi.stats().segments == 0)
+    expectClean(mi)
+  }
+
+  /// Heap+Collect.swift:35, `collectQSBR()` dropped from a heap's collect, survived: the collect's own page
+  /// walk frees that heap's safe parked pages anyway. But CPython's `_PyMem_mi_heap_collect_qsbr` walks the
+  /// *thread's* list of parked pages, so collecting one QSBR heap also frees the parked pages of the thread's
+  /// other heaps.
+  @Test("QSBR: collecting one heap frees the thread's safe parked pages of its other heaps")
+  func collectFreesThreadsParkedPages() throws {
+    let mi = Mimalloc()
+    let t = mi.newThread()
+    let gc = t.heap(.gc)
+    let p = try #require(gc.malloc(64))
+    t.free(p)
+    gc.collect(force: false)
+    #expect(mi.stats().pages == 1 && mi.stats().qsbrParkedPages == 1, "parked: \(mi.stats())")
+    for thread in [t, mi.mainThread] { thread.quiescent() }
+    t.heap(.object).collect(force: false)
+    #expect(mi.stats().pages == 0 && mi.stats().qsbrParkedPages == 0,
+            "the OBJECT heap's collect frees the GC heap's parked page once every thread was quiescent: \(mi.stats())")
+    expectClean(mi)
+  }
+
+  /// Heap+Aligned.swift:23, `size <= 1024 && alignment <= size` → `||`, survived: the "next free block happens
+  /// to be aligned" shortcut of `mi_heap_malloc_zero_aligned_at` is only for sizes ≤ `MI_SMALL_SIZE_MAX`;
+  /// above that, mimalloc over-allocates size + alignment − 1, which lands in a larger size class.
+  @Test("aligned: above 1024 bytes no aligned free block is taken from the size's own page; the request over-allocates")
+  func alignedShortcutOnlySmall() throws {
+    let mi = Mimalloc()
+    let h = mi.mainThread.backing
+    let plain = try #require(h.malloc(1100))
+    let page = try #require(mi._page(containing: plain))
+    // 1280-byte blocks from a slice-aligned page start: every block, the next free one too, is 256-aligned.
+    #expect(page.blockSize == 1280 && page.hasFree && page.free & 255 == 0)
+    let aligned = try #require(h.mallocAligned(1100, alignment: 256))
+    #expect(aligned & 255 == 0)
+    #expect(mi._page(containing: aligned) !== page && mi.usableSize(aligned) >= 1100,
+            "1100 + 255 bytes come from the 1536-byte class, not the 1280-byte page: usable \(mi.usableSize(aligned))")
+    mi.mainThread.free(aligned)
+    mi.mainThread.free(plain)
+    expectClean(mi)
+  }
+
+  /// Mimalloc+SegmentInvariants.swift:74, the MI7 report for a pooled segment whose abandoned-page count is
+  /// not its used count, dropped, survived: no seeded bug reaches that state (the other MI7 checks fire first
+  /// for each of them). Here the state is made by hand.
+  @Test("MI7: a pooled segment whose abandoned count is not its used count is caught")
+  func pooledSegmentAbandonedCount() throws {
+    let mi = Mimalloc()
+    let a = mi.newThread()
+    let blocks = try (0..<2).map { _ in try #require(a.backing.malloc(64)) } + [try #require(a.backing.malloc(5000))]
+    a.exit()
+    #expect(mi.stats().abandonedSegments == 1 && mi.checkInvariants().isEmpty)
+    let segment = try #require(mi.liveSegments.first)
+    #expect(segment.used == 2 && segment.abandoned == 2, "two pages, both abandoned")
+    segment.abandoned -= 1  // the broken state: one page of a pooled segment not counted as abandoned
+    let found = mi.checkInvariants()
+    #expect(found.contains { $0.id == "MI7" && $0.detail.contains("abandoned with used 2, abandoned 1") }, "\(found)")
+    segment.abandoned += 1
+    #expect(mi.checkInvariants().isEmpty)
+    for p in blocks { mi.mainThread.free(p) }
+    mi.mainThread.collect(force: true)
+    #expect(mi.stats().segments == 0)
+    expectClean(mi)
+  }
 }

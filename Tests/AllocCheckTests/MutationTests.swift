@@ -211,7 +211,7 @@ struct MutationTests {
     #expect(md.contains("tier 1: exact-fit: 1"))
   }
 
-  @Test("a build failure and a time-out are reported as such, and a stale mutant is refused")
+  @Test("a build failure and a time-out are reported as such, a build past its limit is not recorded, and a stale mutant is refused")
   func outcomes() throws {
     let dir = try Self.fakeRoot()
     defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -221,6 +221,15 @@ struct MutationTests {
     #expect(noBuild.status == .didNotBuild && noBuild.detail == "error: x")
     let slow = try run.run(m, steps: MutationSteps(build: { _ in .passed }, tier1: { _ in .passed }, tier2: { _ in .timedOut }))
     #expect(slow.status == .timedOut && slow.tier == 2)
+    // A step that cannot judge (a build past its limit) records nothing: a rerun tries the mutant again.
+    let before = run.recorded()
+    #expect(throws: MutationError.self) {
+      try run.run(m, steps: MutationSteps(build: { _ in .timedOut }, tier1: { _ in .passed }, tier2: { _ in .passed }))
+    }
+    #expect(throws: MutationError.self) {
+      try run.run(m, steps: MutationSteps(build: { _ in .passed }, tier1: { _ in .passed }, tier2: { _ in .inconclusive("slow test build") }))
+    }
+    #expect(run.recorded() == before)
     try "// edited\n".write(toFile: dir + "/Fake/Bump.swift", atomically: true, encoding: .utf8)
     #expect(throws: MutationError.self) { try run.run(m, steps: MutationSteps(build: { _ in .passed }, tier1: { _ in .passed }, tier2: { _ in .passed })) }
   }

@@ -21,6 +21,10 @@ public enum StepOutcome: Sendable, Equatable {
   /// The check failed: what fired (a rule, a test, a crash).
   case failed(String)
   case timedOut
+  /// The step could not judge the mutant (the package or its tests took longer than the build limit to
+  /// compile, which says more about the machine's load than about the mutant): nothing is recorded, and a
+  /// rerun tries the mutant again.
+  case inconclusive(String)
 }
 
 /// One finished mutant.
@@ -137,22 +141,26 @@ public struct MutationRun {
     case .failed(let why):
       result.status = .didNotBuild
       result.detail = why
-    case .timedOut:
-      result.status = .didNotBuild
-      result.detail = "build timed out"
+    case .timedOut, .inconclusive:
+      if interrupted() { throw MutationError.interrupted }
+      throw MutationError.inconclusive("\(m.id): the build ran past its time limit; nothing recorded, a rerun tries it again")
     case .passed:
       let t1 = Date()
       for (tier, step) in [(1, steps.tier1), (2, steps.tier2)] {
         let outcome = step(m)
-        if outcome == .passed { continue }
-        result.tier = tier
-        if case .failed(let what) = outcome {
+        switch outcome {
+        case .passed: continue
+        case .failed(let what):
           result.status = .killed
           result.detail = what
-        } else {
+        case .timedOut:
           result.status = .timedOut
           result.detail = "tier \(tier) ran past its time limit"
+        case .inconclusive(let why):
+          if interrupted() { throw MutationError.interrupted }
+          throw MutationError.inconclusive("\(m.id): tier \(tier): \(why); nothing recorded, a rerun tries it again")
         }
+        result.tier = tier
         break
       }
       result.checkSeconds = Date().timeIntervalSince(t1)
@@ -182,9 +190,11 @@ public enum MutationError: Error, CustomStringConvertible {
   case stale(String)
   case io(String)
   case interrupted
+  /// A step could not judge the mutant (``StepOutcome/inconclusive(_:)``); nothing was recorded.
+  case inconclusive(String)
   public var description: String {
     switch self {
-    case .stale(let s), .io(let s): s
+    case .stale(let s), .io(let s), .inconclusive(let s): s
     case .interrupted: "interrupted"
     }
   }
