@@ -191,4 +191,56 @@ struct MutantKillTests {
     #expect(mi.stats().segments == 0)
     expectClean(mi)
   }
+
+  /// SizeClass.swift:75, `mi_slice_bin`'s bit scan off by one, survived: free spans were filed and searched
+  /// with the same wrong function, so every request still found room (some in a fresh segment). 2.1.2's
+  /// `mi_slice_bin8` pinned: exact up to 8 slices, then four bins per doubling, never decreasing (the search
+  /// walks the bins upward from the request's own, so a span filed lower than a smaller span is never found).
+  @Test("span bins follow mi_slice_bin: exact up to 8 slices, then 4 bins per doubling, monotonic")
+  func spanBins() {
+    let pinned = [(1, 1), (8, 8), (9, 8), (11, 9), (13, 10), (16, 11), (17, 12), (24, 13), (32, 15), (33, 16), (64, 19),
+                  (65, 20), (128, 23), (129, 24), (256, 27), (257, 28), (511, 31), (512, 31)]
+    for (slices, bin) in pinned { #expect(SizeClass.spanBin(slices) == bin, "spanBin(\(slices))") }
+    let bins = (1...MiConst.slicesPerSegment).map(SizeClass.spanBin)
+    #expect(zip(bins, bins.dropFirst()).allSatisfy { $0 <= $1 } && bins.last! <= MiConst.segmentBinMax)
+  }
+
+  /// Pymalloc+Invariants.swift:71, PM3's per-pool pass starting at pool 1 instead of 0, survived: the seeded
+  /// bugs that break list membership do it in other pools too, or another rule fires first. An arena's first
+  /// pool, in use but missing from its class's used list, is caught by that pass alone.
+  @Test("PM3: an arena's first pool in use but missing from its used list is caught")
+  func firstPoolMissingFromUsedList() throws {
+    let heap = Pymalloc()
+    let p = try #require(heap.malloc(16))
+    #expect(heap.checkInvariants().isEmpty)
+    let head = heap.usedPools.head(PymallocLayout.sizeClass(of: 16))
+    let pool = try #require(head.nextpool)
+    #expect(pool.address == p.address - 48, "the block is the first of the arena's first pool")
+    head.nextpool = head  // the broken state: an empty used list while the pool has free blocks
+    head.prevpool = head
+    let found = heap.checkInvariants()
+    #expect(found.contains { $0.id == "PM3" && $0.detail.contains("on used list false") }, "\(found)")
+    head.nextpool = pool
+    head.prevpool = pool
+    #expect(heap.checkInvariants().isEmpty)
+    heap.free(p)
+    #expect(heap.checkInvariants().isEmpty)
+  }
+
+  /// Pymalloc+Invariants.swift:226, `steps += 1` → `+= 0` in PM4's nfp2lasta walk, survived: the walk's bound
+  /// only matters on a usable-arena list with a cycle, which no seeded bug makes. With it, checkInvariants()
+  /// reports the cycle and returns; without it, the walk goes round for ever (the run times out).
+  @Test("PM4: a usable-arena list that loops on itself is reported, and the check returns")
+  func usableArenaCycle() throws {
+    let heap = Pymalloc()
+    let p = try #require(heap.malloc(16))
+    let a = try #require(heap.usableArenas)
+    #expect(heap.arenas[a].nextArena == nil && heap.checkInvariants().isEmpty)
+    heap.arenas[a].nextArena = a  // the broken state: the only usable arena links to itself
+    let found = heap.checkInvariants()
+    #expect(found.contains { $0.id == "PM4" && $0.detail.contains("usable arena list broken at \(a)") }, "\(found)")
+    heap.arenas[a].nextArena = nil
+    #expect(heap.checkInvariants().isEmpty)
+    heap.free(p)
+  }
 }
