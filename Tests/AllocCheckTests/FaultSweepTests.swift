@@ -87,4 +87,30 @@ struct FaultSweepTests {
     }
     #expect(!domains.isEmpty && domains.allSatisfy { $0.rule == "F3" }, "\(domains.map { "\($0.rule) \($0.detail)" })")
   }
+
+  /// Found by the mutation run (tier 1 aborted in glibc, "free(): invalid next size", on unmutated code):
+  /// after a realloc failed under the fault plan, the name held the old, smaller block, but the program's
+  /// write_after_free offset was chosen for the size it had asked for, so the byte landed in glibc's next
+  /// chunk header. Such a write is now not performed (outside the model).
+  @Test("a write after free past the block a failed realloc kept is not performed")
+  func writeAfterFreePastKeptBlock() throws {
+    let program = try ProgramText.parse("""
+      # alloc-check program v1
+      # family: domains
+      configure(malloc_debug)
+      p0 = PyObject_Calloc(2, 0)
+      p1 = PyObject_Realloc(p0, 32)
+      write_after_free(p1, 24, 0x78)
+
+      """)
+    let subject = FaultSubject(family: .domains)
+    let clean = FaultSweep.count(program, subject)
+    #expect(clean.verdict.passed && clean.calls[.raw] == 3, "the calloc, the realloc, the misuse's probe malloc: \(clean.calls)")
+    #expect(clean.verdict.misuses.count == 1 && clean.verdict.misuses[0].status != .outsideModel,
+            "without a fault the realloc grows the block to 32 bytes and the write lands inside it")
+    let (failure, v) = FaultSweep.runOnce(program, subject, site: .raw, call: 2, cleanNulls: clean.nullOps)
+    #expect(failure == nil, "\(String(describing: failure))")
+    #expect(v.misuses.count == 1 && v.misuses[0].status == .outsideModel
+              && v.misuses[0].predicted.contains("offset 24 is past p1's 0 bytes"), "\(v.misuses)")
+  }
 }

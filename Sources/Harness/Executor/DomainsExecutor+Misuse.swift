@@ -56,6 +56,12 @@ extension DomainsExecutor {
                    misuse: .writeBeforeStart(count: Int(count), byte: byte))
     case .writeAfterFree(let ref, let offset, let byte):
       let b = blocks[ref.id]!
+      guard Int(offset) < b.size else {
+        // Rare: the program chose the offset for the size it asked for, but a realloc that failed (an
+        // injected fault, or a refused size) left the old, smaller block under this name: the byte would
+        // land past the block, in memory of the C heap or pool that nothing here owns.
+        return notPerformed(i, op.text, "offset \(offset) is past p\(b.id)'s \(b.size) bytes (a failed realloc kept the old block)")
+      }
       if let v = free(i, b, text: "\(b.domain.function("Free"))(p\(b.id))  # \(op.text), step 1") { return v }
       if stopped != nil { return nil }
       let predicted = MisusePrediction.predict(.writeAfterFree(offset: Int(offset), byte: byte), on: subject(b, afterFree: observedAfterFree(b)))
