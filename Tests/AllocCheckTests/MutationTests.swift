@@ -233,4 +233,25 @@ struct MutationTests {
     try "// edited\n".write(toFile: dir + "/Fake/Bump.swift", atomically: true, encoding: .utf8)
     #expect(throws: MutationError.self) { try run.run(m, steps: MutationSteps(build: { _ in .passed }, tier1: { _ in .passed }, tier2: { _ in .passed })) }
   }
+
+  @Test("a step past its time limit is stopped with its whole process tree")
+  func subprocessStopsTree() throws {
+    // `swift test` runs the tests in a child; when only the parent was killed, that child went on (a hung
+    // test: for ever), held the log open, and the mutation run waited for it.
+    let dir = FileManager.default.temporaryDirectory.path + "/subprocess-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let t0 = Date()
+    let r = Subprocess.run(["sh", "-c", "sleep 300 & echo $! > \(dir)/grandchild; wait"], log: dir + "/log", timeout: 1, env: [:])
+    #expect(r.timedOut && r.signaled && Date().timeIntervalSince(t0) < 30, "\(r)")
+    let text = try String(contentsOfFile: dir + "/grandchild", encoding: .utf8)
+    let grandchild = try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+    usleep(200_000)
+    // Gone, or a zombie waiting for init to reap it.
+    let stat = try? String(contentsOfFile: "/proc/\(grandchild)/stat", encoding: .utf8)
+    let state = stat.flatMap { line in line.lastIndex(of: ")").map { close in line[line.index(close, offsetBy: 2)] } }
+    #expect(stat == nil || state == "Z", "the grandchild is still running: \(stat ?? "")")
+    let quick = Subprocess.run(["sh", "-c", "exit 3"], log: dir + "/log2", timeout: 10, env: [:])
+    #expect(!quick.timedOut && quick.status == 3)
+  }
 }

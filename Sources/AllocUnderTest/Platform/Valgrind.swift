@@ -8,7 +8,9 @@
 //   under `Mutex` are invisible to them. ``HappensBefore`` adds the edges those primitives create.
 // Outside Valgrind every annotation returns at one cached check (``Memcheck/active``, read once) before any
 // C call, so the allocators' hot paths (free-list links, frees, the cross-thread CASes) pay a load and a
-// branch; without Valgrind's headers the shim compiles to empty functions. No other state here.
+// branch; without Valgrind's headers the shim compiles to empty functions. The one other state here is
+// ``HappensBefore/Recorder``, for tests: while one is installed, edges are also recorded outside Valgrind.
+import Synchronization
 import ValgrindShim
 
 public enum Memcheck {
@@ -76,9 +78,46 @@ public enum HappensBefore {
   /// Everything this thread did so far happens before whatever follows a later ``after(_:)`` on `key`.
   @inline(__always) public static func before(_ key: @autoclosure () -> UInt) {
     if Memcheck.active, let p = UnsafeRawPointer(bitPattern: key()) { ac_hb_before(p) }
+    if recording.load(ordering: .relaxed) { record(key(), after: false) }  // rare: a test's Recorder
   }
   @inline(__always) public static func after(_ key: @autoclosure () -> UInt) {
     if Memcheck.active, let p = UnsafeRawPointer(bitPattern: key()) { ac_hb_after(p) }
+    if recording.load(ordering: .relaxed) { record(key(), after: true) }
+  }
+
+  /// The edges' keys as they are annotated, for a test: an `after` on a key no `before` used is an edge
+  /// Helgrind and DRD never get, which they report only if a run happens to hit the unordered accesses.
+  public final class Recorder: Sendable {
+    private let keys = Mutex<(befores: Set<UInt>, unmatched: [UInt])>(([], []))
+    public init() {}
+    fileprivate func add(_ key: UInt, after: Bool) {
+      keys.withLock { k in
+        if !after { k.befores.insert(key) } else if !k.befores.contains(key) { k.unmatched.append(key) }
+      }
+    }
+    /// The keys among `keys` that had a `before`.
+    public func befores(among keys: Set<UInt>) -> Set<UInt> { self.keys.withLock { $0.befores.intersection(keys) } }
+    /// The keys among `keys` whose `after` came with no earlier `before` on the same key.
+    public func unmatchedAfters(among keys: Set<UInt>) -> [UInt] { self.keys.withLock { $0.unmatched.filter(keys.contains) } }
+  }
+
+  /// Runs `body` with `recorder` receiving every edge of every thread (tests running beside it included:
+  /// filter by your own objects' keys).
+  public static func recording<R>(into recorder: Recorder, _ body: () throws -> R) rethrows -> R {
+    recorders.withLock { $0.append(recorder); recording.store(true, ordering: .relaxed) }
+    defer {
+      recorders.withLock { r in
+        r.removeAll { $0 === recorder }
+        recording.store(!r.isEmpty, ordering: .relaxed)
+      }
+    }
+    return try body()
+  }
+
+  private static let recording = Atomic<Bool>(false)
+  private static let recorders = Mutex<[Recorder]>([])
+  @inline(never) private static func record(_ key: UInt, after: Bool) {
+    for r in recorders.withLock({ $0 }) { r.add(key, after: after) }
   }
   /// The key of a class instance (its address), plus `field` to tell apart several edges of one object.
   @inline(__always) public static func key(_ object: AnyObject, field: UInt = 0) -> UInt {
