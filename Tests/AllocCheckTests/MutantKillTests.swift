@@ -246,7 +246,7 @@ struct MutantKillTests {
 
   /// ThreadFree.swift:243, the happens-after of taking the delayed-free list keyed `field: 2` instead of 1,
   /// survived both tiers: the key exists only for Helgrind and DRD, and the suite's Helgrind stress runs saw
-  /// the lost edge in 1 of 9 tries (the round joins order most pushes before the take). Recorded edges pin it:
+  /// the lost edge in 1 of 7 tries (the round joins order most pushes before the take). Recorded edges pin it:
   /// every happens-after of a cross-thread free must follow a happens-before on the same key.
   @Test("Helgrind edges: every happens-after of a cross-thread free (delayed and thread-free) has its happens-before")
   func happensBeforeKeysPair() throws {
