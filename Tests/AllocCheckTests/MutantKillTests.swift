@@ -250,6 +250,7 @@ struct MutantKillTests {
   /// every happens-after of a cross-thread free must follow a happens-before on the same key.
   @Test("Helgrind edges: every happens-after of a cross-thread free (delayed and thread-free) has its happens-before")
   func happensBeforeKeysPair() throws {
+    try #require(HappensBefore.recorderAvailable, "build the tests with -D AC_TEST_HOOKS (scripts/test does) or in debug")
     let recorder = HappensBefore.Recorder()
     let mi = Mimalloc()
     let a = mi.newThread()

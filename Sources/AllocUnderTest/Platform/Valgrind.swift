@@ -9,7 +9,7 @@
 // Outside Valgrind every annotation returns at one cached check (``Memcheck/active``, read once) before any
 // C call, so the allocators' hot paths (free-list links, frees, the cross-thread CASes) pay a load and a
 // branch; without Valgrind's headers the shim compiles to empty functions. The one other state here is
-// ``HappensBefore/Recorder``, for tests of a debug build: while one is installed, edges are also recorded.
+// ``HappensBefore/Recorder``, for tests (debug or AC_TEST_HOOKS builds): while one is installed, edges are also recorded.
 import Synchronization
 import ValgrindShim
 
@@ -78,21 +78,22 @@ public enum HappensBefore {
   /// Everything this thread did so far happens before whatever follows a later ``after(_:)`` on `key`.
   @inline(__always) public static func before(_ key: @autoclosure () -> UInt) {
     if Memcheck.active, let p = UnsafeRawPointer(bitPattern: key()) { ac_hb_before(p) }
-    #if DEBUG
+    #if DEBUG || AC_TEST_HOOKS
     if recording.load(ordering: .relaxed) { record(key(), after: false) }  // rare: a test's Recorder
     #endif
   }
   @inline(__always) public static func after(_ key: @autoclosure () -> UInt) {
     if Memcheck.active, let p = UnsafeRawPointer(bitPattern: key()) { ac_hb_after(p) }
-    #if DEBUG
+    #if DEBUG || AC_TEST_HOOKS
     if recording.load(ordering: .relaxed) { record(key(), after: true) }
     #endif
   }
 
   /// The edges' keys as they are annotated, for a test: an `after` on a key no `before` used is an edge
   /// Helgrind and DRD never get, which they report only if a run happens to hit the unordered accesses.
-  /// Debug builds only (`swift test`): a release build records nothing, so its annotations cost what they did
-  /// (one recording check cost the release build 0.8 % more instructions on `explore`, measured).
+  /// Debug builds and test builds only (`swift test`; scripts/test compiles with `-D AC_TEST_HOOKS`): the
+  /// release build records nothing, so its annotations cost what they did (a recording check there cost 0.8 %
+  /// more instructions on `explore`, measured).
   public final class Recorder: Sendable {
     private let keys = Mutex<(befores: Set<UInt>, unmatched: [UInt])>(([], []))
     public init() {}
@@ -119,6 +120,13 @@ public enum HappensBefore {
     }
     return try body()
   }
+
+  /// False in a release build without AC_TEST_HOOKS: there a recorder receives nothing.
+  #if DEBUG || AC_TEST_HOOKS
+  public static let recorderAvailable = true
+  #else
+  public static let recorderAvailable = false
+  #endif
 
   private static let recording = Atomic<Bool>(false)
   private static let recorders = Mutex<[Recorder]>([])
