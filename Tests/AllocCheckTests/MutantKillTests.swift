@@ -32,7 +32,8 @@ struct MutantKillTests {
   // `mi_segment_check_free`). A wrong policy breaks no safety rule — every block survives whichever thread
   // adopts the segment — so these scenarios pin *which* abandoned segment a request reclaims and *when*.
   // They killed the survivors Abandon.swift:91 (`abandonedVisits = 1` → 2), :146 (a freed span's size test
-  // negated) and :147 (the "page of this size with room" test negated, or its `&&` made `||`).
+  // negated), :147 (the "page of this size with room" test negated, or its `&&` made `||`) and :122 (a
+  // reclaimed right page reported as none).
 
   /// The 32 MiB segment a block lies in.
   private static func segmentBase(_ p: Int) -> Int { p & ~Int(MiConst.segmentMask) }
