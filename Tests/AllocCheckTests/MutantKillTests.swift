@@ -42,6 +42,17 @@ struct MutantKillTests {
   /// segment holding one has 255 free slices left, so it can never serve a second.
   private static let largeBlock = MiConst.largeObjSizeMax
 
+  /// The end of each reclaim scenario: `thread` frees `blocks` and exits, the main thread's forced collect
+  /// reclaims and frees what is left, and nothing stays mapped.
+  private static func releaseAll(_ blocks: [Int], by thread: MiThread, in mi: Mimalloc,
+                                 sourceLocation: SourceLocation = #_sourceLocation) {
+    for p in blocks { thread.free(p) }
+    thread.exit()
+    mi.mainThread.collect(force: true)
+    #expect(mi.stats().segments == 0, sourceLocation: sourceLocation)
+    expectClean(mi, sourceLocation: sourceLocation)
+  }
+
   /// A thread that maps `n` segments, each holding one 16 MiB block (and, in the first, a 64-byte block too,
   /// returned as `small`), then exits: `n` abandoned segments, none with room for another 16 MiB page.
   private static func abandon(_ mi: Mimalloc, segments n: Int, small: Bool = false) throws -> (held: [Int], small: Int?) {
@@ -72,11 +83,7 @@ struct MutantKillTests {
     }
     #expect(Set(mine.map(Self.segmentBase)).isDisjoint(with: held.map(Self.segmentBase)), "no room: never served from them")
     expectClean(mi, "after the forced reclaims")
-    for p in held + mine { b.free(p) }
-    b.exit()
-    mi.mainThread.collect(force: true)
-    #expect(mi.stats().segments == 0)
-    expectClean(mi)
+    Self.releaseAll(held + mine, by: b, in: mi)
   }
 
   @Test("reclaim: a page freed during the visit makes room only if its span fits the request")
@@ -95,12 +102,7 @@ struct MutantKillTests {
             "a freed 1-slice span is no room for a 256-slice page: \(mi.stats())")
     #expect(!held.map(Self.segmentBase).contains(Self.segmentBase(mine)))
     expectClean(mi, "after the visits")
-    b.free(mine)
-    for p in held { b.free(p) }
-    b.exit()
-    mi.mainThread.collect(force: true)
-    #expect(mi.stats().segments == 0)
-    expectClean(mi)
+    Self.releaseAll([mine] + held, by: b, in: mi)
   }
 
   @Test("reclaim: a full abandoned segment with a page of the requested size that has room is adopted, and serves the request")
@@ -123,11 +125,7 @@ struct MutantKillTests {
     #expect(mi.stats().abandonedSegments == 0 && mi.stats().segments == 1, "\(mi.stats())")
     #expect(mi.heapOwning(held[0]) === b.backing)
     expectClean(mi, "after the reclaim")
-    for p in held + [mine] { b.free(p) }
-    b.exit()
-    mi.mainThread.collect(force: true)
-    #expect(mi.stats().segments == 0)
-    expectClean(mi)
+    Self.releaseAll(held + [mine], by: b, in: mi)
   }
 
   /// Heap+Collect.swift:35, `collectQSBR()` dropped from a heap's collect, survived: the collect's own page
