@@ -28,6 +28,8 @@ struct DiffCommand: ParsableCommand {
   @Option(help: "Fault plan for arena mmaps, on both sides: never, always, nth:K, every:N.") var arenaFaults = "never"
   @Option(help: "Fault plan for RAW-domain calls, on both sides.") var rawFaults = "never"
   @Flag(help: "Report a failure without shrinking it.") var noShrink = false
+  @Option(help: "Longest time to spend shrinking a failure (Ctrl-C also stops it and keeps the smallest so far).")
+  var shrinkTime = "5m"
   @Option(help: "Where a shrunk failing program is written.") var out = "crashes/diff"
 
   func run() throws {
@@ -38,6 +40,7 @@ struct DiffCommand: ParsableCommand {
     var seeded: [SeededBug] = []
     for b in bugs { seeded.append(try CLISupport.parseAnyBug(b)) }
     if let wrong = seeded.first(where: { $0.family != fam }) { throw CLIError.usage("diff: --bug \(wrong.name) is not a \(fam.rawValue)-family bug") }
+    let shrinkLimit = try CLISupport.parseDuration(shrinkTime)
     let programs = try loadPrograms(fam)
     let flags = bugs.map { " --bug \($0)" }.joined() + (arena == .never ? "" : " --arena-faults \(arenaFaults)")
       + (raw == .never ? "" : " --raw-faults \(rawFaults)")
@@ -57,7 +60,7 @@ struct DiffCommand: ParsableCommand {
       compared += outcome.compared
       ops += outcome.referenceOps
       if !outcome.passed {
-        try report(outcome, item, pair: pair, flags: flags)
+        try report(outcome, item, pair: pair, flags: flags, shrinkLimit: shrinkLimit)
         throw ExitCode(1)
       }
       if clock.now - lastProgress > .seconds(3) {
@@ -139,18 +142,38 @@ struct DiffCommand: ParsableCommand {
     return (items, "\(n) generated \(fam.rawValue)-family programs, seeds \(hex(first))…\(hex(first &+ UInt64(n - 1))), length \(length)")
   }
 
-  func report(_ o: DifferentialOutcome, _ item: Item, pair: DifferentialPair, flags: String) throws {
+  func report(_ o: DifferentialOutcome, _ item: Item, pair: DifferentialPair, flags: String, shrinkLimit: Duration) throws {
     let rule = o.rule ?? "?"
     let title = RuleID(rawValue: rule)?.title ?? "allocator invariant"
     let side = o.side == "differential" ? "DIVERGENCE" : "VIOLATION on the \(o.side ?? "?") side"
     Console.out("\(side) \(rule) (\(title)) at op \(o.opIndex ?? -1) of \(item.name): \(o.detail ?? "")")
     Console.out("replay: alloc-check diff \(item.replay)\(flags)")
     guard !noShrink else { return }
-    Console.out("shrinking (each candidate in its own child process) …")
+    Console.out("shrinking (each candidate in its own child process; at most 2000 attempts, \(CLISupport.spell(shrinkLimit)), Ctrl-C keeps the smallest so far) …")
+    // Each candidate of a long program costs a whole differential run (seconds for a committed trace), so
+    // the time limit, not the attempt budget, is what ends a long shrink: past it, and after Ctrl-C, every
+    // further candidate counts as passing and the shrinker returns the smallest failing program so far.
+    Interrupt.install()
+    let clock = ContinuousClock()
+    let began = clock.now
+    var lastProgress = began
+    var tried = 0, smallest = item.program.ops.count
+    var cutShort: String?
     let shrunk = Shrinker.shrink(item.program, maxAttempts: 2_000) { candidate in
+      if Interrupt.requested { cutShort = "Ctrl-C"; return false }
+      if clock.now - began > shrinkLimit { cutShort = "time limit \(CLISupport.spell(shrinkLimit))"; return false }
+      tried += 1
       let c = Self.isolated(pair, candidate, runSeed: item.runSeed)
-      return c.rule == o.rule && c.side == o.side
+      let fails = c.rule == o.rule && c.side == o.side
+      if fails { smallest = min(smallest, candidate.ops.count) }
+      if clock.now - lastProgress >= .seconds(5) {
+        lastProgress = clock.now
+        Console.err("shrinking: \(item.program.ops.count) → \(smallest) ops, \(tried) attempts, "
+                    + "\(CLISupport.spell(.seconds(Int64((lastProgress - began).seconds)))) (limit \(CLISupport.spell(shrinkLimit)))")
+      }
+      return fails
     }
+    if let cutShort { Console.out("shrinking stopped early (\(cutShort)); the program below is the smallest failing one so far") }
     let final = Self.isolated(pair, shrunk.program, runSeed: item.runSeed)
     let text = ProgramText.render(shrunk.program, family: pair.family.rawValue, comments: [
       "seed: \(hex(item.runSeed))",
@@ -160,8 +183,11 @@ struct DiffCommand: ParsableCommand {
     try ProgramFiles.makeDirectory(out)
     let path = "\(out)/\(pair.family.rawValue)-\(rule)-\(hex(item.runSeed)).txt"
     try ProgramFiles.write(text, to: path)
-    Console.out("shrunk to \(shrunk.program.ops.count) ops in \(shrunk.attempts) attempts: \(final.detail ?? "")\n" + text
-                + "wrote \(path)\nreplay: alloc-check diff \(path)\(flags)")
+    // A long program is left in the file: printed, it would push the verdict out of a CI log's tail.
+    let shown = shrunk.program.ops.count <= 60 ? text : "(\(shrunk.program.ops.count) ops: see the file)\n"
+    Console.out("shrunk to \(shrunk.program.ops.count) ops in \(tried) attempts\n" + shown + "wrote \(path)\n"
+                + "\(final.rule ?? rule) at op \(final.opIndex ?? -1) (\(final.side ?? "")): \(final.detail ?? "")\n"
+                + "replay: alloc-check diff \(path)\(flags)")
   }
 }
 

@@ -42,6 +42,39 @@ struct DifferentialTests {
     }
   }
 
+  /// 4,000 malloc(512): the third arena is mapped at op 3,937 (31 blocks a pool; 64 pools in arena 0, which
+  /// is pool-aligned, 63 in arena 1, which is not).
+  static let threeArenas = Program(Array(repeating: .malloc(size: 512), count: 4_000))
+
+  @Test("X4 sees the arena map's node count: arenas on either side of a 16 GiB line on one side only diverge",
+        .enabled(if: PeerAvailability.shouldRun(.cpython)))
+  func mapLineDiverges() async {
+    let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+      // Where mmap put each side's arenas decided this before the differential placed them (a CI run of the
+      // committed traces diverged so): here the reference's third arena starts a new 16 GiB stretch.
+      let pair = try PymallocDifferential(windows: (reference: .mapLineAtSlot(2), peer: .inOneMapSpan))
+      let f = pair.run(Self.threeArenas).failure
+      FileHandle.standardError.write(Data("\(f.map { "\($0.side) \($0.violation.rule) at op \($0.violation.opIndex): \($0.violation.detail)" } ?? "agreed")\n".utf8))
+      exit(f?.side == "differential" && f?.violation.rule == "X4" && f?.violation.opIndex == 3_937 ? 0 : 1)
+    }
+    let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+    #expect(message.contains("# arena map bot nodes              =                    2"), "stderr: \(message)")
+  }
+
+  @Test("with the same placement on both sides, arenas across a 16 GiB line agree (2 bottom nodes each)",
+        .enabled(if: PeerAvailability.shouldRun(.cpython)))
+  func mapLineAgrees() async {
+    await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+      let pair = try PymallocDifferential(windows: (reference: .mapLineAtSlot(2), peer: .mapLineAtSlot(2)))
+      if let f = pair.run(Self.threeArenas).failure {
+        FileHandle.standardError.write(Data("\(f.side) \(f.violation)\n".utf8))
+        exit(1)
+      }
+      let text = pair.peer.statsText() ?? ""
+      exit(text.contains("# arena map bot nodes              =                    2") && text == pair.reference.statsText() ? 0 : 2)
+    }
+  }
+
   @Test("each fidelity bug is caught by its differential rule and by no single-allocator rule",
         .enabled(if: PeerAvailability.shouldRun(.cpython)),
         arguments: PymallocBug.allCases.filter(\.isFidelityBug))

@@ -1,7 +1,8 @@
 // Syscalls.swift — the only file that calls the kernel's memory-mapping interface (habit R21).
 //
 // Entry points: `sys_pageSize()`, `sys_mmap(length:injector:)`, `sys_munmap(_:length:)` and
-// `sys_madvise(_:length:advice:)`. Each maps errnos the same way (R22): an errno that can only mean our own
+// `sys_madvise(_:length:advice:)`; for a page source that places its regions itself, `sys_reserveSpace(length:)`
+// (address space only) and `sys_mapFixed(_:length:accessible:)` (inside such a reservation). Each maps errnos the same way (R22): an errno that can only mean our own
 // bug traps with a message naming the call; anything else is thrown as a ``SystemError``, and callers turn
 // ENOMEM into a nil allocation. Only `sys_mmap` consults a ``FaultInjector``: it is the call that can
 // legitimately fail, and an injected failure returns its errno without calling the OS.
@@ -44,6 +45,38 @@ func sys_mmap(length: Int, injector: FaultInjector) throws(SystemError) -> Unsaf
     throw SystemError(errno: errno, call: #function)
   }
   return unsafe base
+}
+
+/// Reserves `length` bytes of address space with no access and no memory behind it (`PROT_NONE`,
+/// `MAP_NORESERVE`): nothing is committed, and a touch faults until ``sys_mapFixed(_:length:accessible:)``
+/// opens part of it. `hint`: where to put it if that range is free (the kernel decides). Throws what mmap(2)
+/// says (ENOMEM: no hole that large); no fault plan is consulted.
+func sys_reserveSpace(length: Int, hint: UnsafeMutableRawPointer? = nil) throws(SystemError) -> UnsafeMutableRawPointer {
+  require(length > 0 && length % osPageSize == 0, "\(#function): length \(length) must be a positive page multiple")
+  let result = unsafe mmap(hint, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+  guard let base = unsafe result, unsafe base != UnsafeMutableRawPointer(bitPattern: -1) else {
+    throw SystemError(errno: errno, call: #function)
+  }
+  return unsafe base
+}
+
+/// Replaces `[base, base + length)`, which must lie inside a reservation of ours, with a fresh private
+/// anonymous mapping: zeroed read-write memory when `accessible` (as ``sys_mmap(length:injector:)`` maps), or
+/// no access and no memory again when not (the old pages are dropped and the range stays reserved).
+///
+/// Traps on EINVAL (a misaligned range: our bug). Throws anything else (ENOMEM: no memory, or the mapping
+/// count would pass `vm.max_map_count`); then the range is as it was.
+func sys_mapFixed(_ base: UnsafeMutableRawPointer, length: Int, accessible: Bool) throws(SystemError) {
+  let protection = accessible ? PROT_READ | PROT_WRITE : PROT_NONE
+  let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (accessible ? 0 : MAP_NORESERVE)
+  let result = unsafe mmap(base, length, protection, flags, -1, 0)
+  guard let mapped = unsafe result, unsafe mapped != UnsafeMutableRawPointer(bitPattern: -1) else {
+    let code = errno
+    require(code != EINVAL, "mmap(\(hexAddress(UInt(bitPattern: base))), \(length), MAP_FIXED) failed with EINVAL: "
+              + "the range is not page-aligned or is empty")
+    throw SystemError(errno: code, call: #function)
+  }
+  require(unsafe mapped == base, "mmap(MAP_FIXED) mapped \(hexAddress(UInt(bitPattern: mapped))) instead of \(hexAddress(UInt(bitPattern: base)))")
 }
 
 /// Unmaps `length` bytes at `base`.
