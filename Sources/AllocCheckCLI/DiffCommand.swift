@@ -154,26 +154,17 @@ struct DiffCommand: ParsableCommand {
     // the time limit, not the attempt budget, is what ends a long shrink: past it, and after Ctrl-C, every
     // further candidate counts as passing and the shrinker returns the smallest failing program so far.
     Interrupt.install()
-    let clock = ContinuousClock()
-    let began = clock.now
-    var lastProgress = began
-    var tried = 0, smallest = item.program.ops.count
-    var cutShort: String?
+    var budget = ShrinkBudget(limit: shrinkLimit, originalOps: item.program.ops.count)
     let shrunk = Shrinker.shrink(item.program, maxAttempts: 2_000) { candidate in
-      if Interrupt.requested { cutShort = "Ctrl-C"; return false }
-      if clock.now - began > shrinkLimit { cutShort = "time limit \(CLISupport.spell(shrinkLimit))"; return false }
-      tried += 1
+      guard budget.allows() else { return false }
       let c = Self.isolated(pair, candidate, runSeed: item.runSeed)
       let fails = c.rule == o.rule && c.side == o.side
-      if fails { smallest = min(smallest, candidate.ops.count) }
-      if clock.now - lastProgress >= .seconds(5) {
-        lastProgress = clock.now
-        Console.err("shrinking: \(item.program.ops.count) → \(smallest) ops, \(tried) attempts, "
-                    + "\(CLISupport.spell(.seconds(Int64((lastProgress - began).seconds)))) (limit \(CLISupport.spell(shrinkLimit)))")
-      }
+      budget.record(candidate, fails: fails)
       return fails
     }
-    if let cutShort { Console.out("shrinking stopped early (\(cutShort)); the program below is the smallest failing one so far") }
+    if let cutShort = budget.cutShort {
+      Console.out("shrinking stopped early (\(cutShort)); the program below is the smallest failing one so far")
+    }
     let final = Self.isolated(pair, shrunk.program, runSeed: item.runSeed)
     let text = ProgramText.render(shrunk.program, family: pair.family.rawValue, comments: [
       "seed: \(hex(item.runSeed))",
@@ -185,7 +176,7 @@ struct DiffCommand: ParsableCommand {
     try ProgramFiles.write(text, to: path)
     // A long program is left in the file: printed, it would push the verdict out of a CI log's tail.
     let shown = shrunk.program.ops.count <= 60 ? text : "(\(shrunk.program.ops.count) ops: see the file)\n"
-    Console.out("shrunk to \(shrunk.program.ops.count) ops in \(tried) attempts\n" + shown + "wrote \(path)\n"
+    Console.out("shrunk to \(shrunk.program.ops.count) ops in \(budget.tried) attempts\n" + shown + "wrote \(path)\n"
                 + "\(final.rule ?? rule) at op \(final.opIndex ?? -1) (\(final.side ?? "")): \(final.detail ?? "")\n"
                 + "replay: alloc-check diff \(path)\(flags)")
   }

@@ -38,36 +38,64 @@ struct ShrinkSession {
 
   /// Shrinks `program`, which breaks `violation.rule` under ``oracle``.
   func shrink(_ program: Program, _ violation: Violation) -> Outcome {
-    let clock = ContinuousClock()
-    let began = clock.now
-    var lastProgress = began
-    var attempts = 0
-    var smallest = program.ops.count
-    var cutShort: String?
+    var budget = ShrinkBudget(limit: timeLimit, originalOps: program.ops.count)
     func stage(_ start: Program, _ o: OracleConfig) -> Program {
-      Shrinker.shrink(start, maxAttempts: max(maxAttempts - attempts, 0)) { candidate in
-        // Out of time or interrupted: every further candidate "passes", so the shrinker ends at once.
-        if Interrupt.requested { cutShort = "Ctrl-C"; return false }
-        if clock.now - began > timeLimit { cutShort = "time limit \(CLISupport.spell(timeLimit))"; return false }
-        attempts += 1
+      Shrinker.shrink(start, maxAttempts: max(maxAttempts - budget.tried, 0)) { candidate in
+        guard budget.allows() else { return false }
         let fails = verdict(candidate, o).violation?.rule == violation.rule
-        if fails { smallest = min(smallest, candidate.ops.count) }
-        if clock.now - lastProgress >= .seconds(5) {
-          lastProgress = clock.now
-          Console.err("shrinking: \(program.ops.count) → \(smallest) ops, \(attempts) attempts, "
-                      + "\(CLISupport.spell(.seconds(Int64((lastProgress - began).seconds)))) (limit \(CLISupport.spell(timeLimit)))")
-        }
+        budget.record(candidate, fails: fails)
         return fails
       }.program
     }
     let focused = Self.focus(on: violation.rule, geometry: oracle.geometry)
     let first = stage(program, focused)
     if let v = verdict(first, oracle).violation, v.rule == violation.rule {
-      return Outcome(program: first, violation: v, attempts: attempts, cutShort: cutShort)
+      return Outcome(program: first, violation: v, attempts: budget.tried, cutShort: budget.cutShort)
     }
     Console.err("shrinking: under all checks the focused result stops elsewhere; shrinking again under all checks")
     let second = stage(program, oracle)
     let v = verdict(second, oracle).violation ?? violation
-    return Outcome(program: second, violation: v, attempts: attempts, cutShort: cutShort)
+    return Outcome(program: second, violation: v, attempts: budget.tried, cutShort: budget.cutShort)
+  }
+}
+
+/// The time limit, Ctrl-C and progress line of one shrink (``ShrinkSession``, `diff`). Past the limit or after
+/// Ctrl-C every further candidate is to count as passing, so the shrinker ends at once with the smallest
+/// failing program so far.
+struct ShrinkBudget {
+  let limit: Duration
+  let originalOps: Int
+  private let clock = ContinuousClock()
+  private let began: ContinuousClock.Instant
+  private var lastProgress: ContinuousClock.Instant
+  /// Candidates run so far.
+  private(set) var tried = 0
+  private(set) var smallest: Int
+  /// Why shrinking stopped before a fixed point, if it did ("time limit 3m", "Ctrl-C").
+  private(set) var cutShort: String?
+
+  init(limit: Duration, originalOps: Int) {
+    self.limit = limit
+    self.originalOps = originalOps
+    began = clock.now
+    lastProgress = began
+    smallest = originalOps
+  }
+
+  /// Whether another candidate may run; false, with ``cutShort`` set, past the limit or after Ctrl-C.
+  mutating func allows() -> Bool {
+    if Interrupt.requested { cutShort = "Ctrl-C" }
+    if clock.now - began > limit { cutShort = "time limit \(CLISupport.spell(limit))" }
+    return cutShort == nil
+  }
+
+  /// Counts one candidate run; prints progress to stderr every ~5 s.
+  mutating func record(_ candidate: Program, fails: Bool) {
+    tried += 1
+    if fails { smallest = min(smallest, candidate.ops.count) }
+    guard clock.now - lastProgress >= .seconds(5) else { return }
+    lastProgress = clock.now
+    Console.err("shrinking: \(originalOps) → \(smallest) ops, \(tried) attempts, "
+                + "\(CLISupport.spell(.seconds(Int64((lastProgress - began).seconds)))) (limit \(CLISupport.spell(limit)))")
   }
 }
