@@ -1,10 +1,11 @@
 // Syscalls.swift — the only file that calls the kernel's memory-mapping interface (habit R21).
 //
 // Entry points: `sys_pageSize()`, `sys_mmap(length:injector:)`, `sys_munmap(_:length:)` and
-// `sys_madvise(_:length:advice:)`; for a page source that places its regions itself, `sys_reserveSpace(length:)`
-// (address space only) and `sys_mapFixed(_:length:accessible:)` (inside such a reservation). Each maps errnos the same way (R22): an errno that can only mean our own
-// bug traps with a message naming the call; anything else is thrown as a ``SystemError``, and callers turn
-// ENOMEM into a nil allocation. Only `sys_mmap` consults a ``FaultInjector``: it is the call that can
+// `sys_madvise(_:length:advice:)`; for a page source that places its regions itself,
+// `sys_reserveSpace(length:hint:)` (address space only) and `sys_mapFixed(_:length:accessible:)` (inside such
+// a reservation). Each maps errnos the same way (R22): an errno that can only mean our own bug traps with a
+// message naming the call; anything else is thrown as a ``SystemError``, and callers turn ENOMEM into a nil
+// allocation. Only `sys_mmap` consults a ``FaultInjector``: it is the call that can
 // legitimately fail, and an injected failure returns its errno without calling the OS.
 // Errno meanings are quoted from the Linux man pages mmap(2), munmap(2) and madvise(2).
 // No `checkInvariants()`: stateless.

@@ -1,9 +1,10 @@
 // PymallocDifferential.swift — the reference pymalloc beside CPython 3.11's real one (`diff --peer cpython`).
 // Both get arenas from an ``ArenaPlacementSource`` (the same pool alignment for the k-th arena on both
 // sides, and each side's arenas in a window inside one 16 GiB stretch, so the arena-map node counts that
-// the statistics print agree too) and the same fault plans, and both keep their state from run to run: CPython's pymalloc cannot be
-// reset (its state is libpython's static data), so the reference is run persistently too (``PymallocAdapter/
-// persistent``) and the two histories stay the same as long as they agree. Once they diverge, later runs in
+// the statistics print agree too) and the same fault plans, and both keep their state from run to run:
+// CPython's pymalloc cannot be reset (its state is libpython's static data), so the reference is run
+// persistently too (``PymallocAdapter/persistent``) and the two histories stay the same as long as they
+// agree. Once they diverge, later runs in
 // the same process start from different states: the command line runs each program in a child process.
 
 import AllocUnderTest
